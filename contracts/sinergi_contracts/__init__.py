@@ -1,0 +1,18 @@
+"""Sinergi event contracts: what every service publishes, how it is addressed and carried.
+
+An agency system needs only this package and nats-py to follow the events addressed to it.
+"""
+
+from sinergi_contracts.envelope import CloudEventHeaders, Envelope, EnvelopeError
+from sinergi_contracts.events import EVENT_TYPES, Event, event_class_for
+from sinergi_contracts.household import HouseholdRegistered
+
+__all__ = [
+    "EVENT_TYPES",
+    "CloudEventHeaders",
+    "Envelope",
+    "EnvelopeError",
+    "Event",
+    "HouseholdRegistered",
+    "event_class_for",
+]

@@ -1,0 +1,1 @@
+"""The Sinergi services; each owns its database and speaks to the others only through events."""

@@ -1,0 +1,1 @@
+"""Notifications: every agency and officer hears what concerns them (notifikasi)."""

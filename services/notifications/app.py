@@ -1,0 +1,30 @@
+"""Composition root of the notifications service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from opentelemetry.trace import TracerProvider
+from sinergi_contracts import subjects
+
+from services.notifications import api, subscribers
+from services.notifications.models import metadata, tables
+from sinergi.config import Settings
+from sinergi.service import ServiceDefinition, create_service_app
+
+DEFINITION = ServiceDefinition(
+    name="notifications",
+    title="Notifications (notifikasi)",
+    description=(
+        "Mengubah event menjadi notifikasi bagi orang dan sistem yang harus bertindak. "
+        "(Turns events into deliveries to the people and systems that must act.)"
+    ),
+    metadata=metadata,
+    tables=tables,
+    durables=(subjects.INBOX_DURABLE,),
+    routes=api.routes,
+    subscribers=subscribers.register,
+)
+
+
+def create_app(settings: Settings, *, tracer_provider: TracerProvider | None = None) -> FastAPI:
+    return create_service_app(DEFINITION, settings, tracer_provider=tracer_provider)

@@ -1,0 +1,1 @@
+"""Interagency referrals and the shared case timeline (rujukan dan linimasa kasus)."""

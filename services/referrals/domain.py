@@ -1,0 +1,46 @@
+"""The case timeline: what happened to a household, from every service, in stream order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sinergi.consumer import Delivered
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    event_id: str
+    household_id: str
+    stream_seq: int
+    type: str
+    source: str
+    subject: str
+    occurred_at: datetime
+    trace_id: str | None
+    data: dict[str, Any]
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id inside a W3C traceparent ("00-<trace id>-<span id>-<flags>")."""
+    if not traceparent:
+        return None
+    parts = traceparent.split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
+def timeline_entry(delivered: Delivered) -> TimelineEntry:
+    attributes = delivered.envelope.attributes
+    event = delivered.envelope.event
+    return TimelineEntry(
+        event_id=attributes.id,
+        household_id=str(event.household_id),
+        stream_seq=delivered.stream_seq,
+        type=attributes.type,
+        source=attributes.source,
+        subject=delivered.subject,
+        occurred_at=attributes.time,
+        trace_id=trace_id_of(attributes.traceparent),
+        data=event.model_dump(mode="json"),
+    )

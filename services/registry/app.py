@@ -1,0 +1,32 @@
+"""Composition root of the registry service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from opentelemetry.trace import TracerProvider
+from sinergi_contracts import HouseholdRegistered
+
+from services.registry import api, subscribers
+from services.registry.models import metadata, tables
+from sinergi.config import Settings
+from sinergi.service import ServiceDefinition, create_service_app
+
+DEFINITION = ServiceDefinition(
+    name="registry",
+    title="Registry (pendataan rumah tangga)",
+    description=(
+        "Rumah tangga, anggota dan penilaian kemiskinan dari RT dan kader; setiap perubahan "
+        "adalah event. (Households, members and assessments from the field; every change is "
+        "an event.)"
+    ),
+    metadata=metadata,
+    tables=tables,
+    durables=(),
+    routes=api.routes,
+    subscribers=subscribers.register,
+    publishes=(HouseholdRegistered,),
+)
+
+
+def create_app(settings: Settings, *, tracer_provider: TracerProvider | None = None) -> FastAPI:
+    return create_service_app(DEFINITION, settings, tracer_provider=tracer_provider)

@@ -1,0 +1,1 @@
+"""The Sinergi chassis: configuration, database, outbox, consumers and NATS shared by services."""

@@ -1,0 +1,163 @@
+"""The `sinergi` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Sinergi: satu data, satu linimasa (one data set, one case timeline).")
+dlq_app = typer.Typer(help="Dead-letter stream: event yang gagal diproses (failed events).")
+app.add_typer(dlq_app, name="dlq")
+
+DataDir = Annotated[Path, typer.Option(help="Folder data lokal (local data folder)")]
+
+
+@app.command()
+def up(data_dir: DataDir = Path(".sinergi")) -> None:
+    """Jalankan semuanya: nats-server, migrasi, tiga layanan (run the whole system)."""
+    from sinergi.up import up as run_up
+
+    run_up(data_dir)
+
+
+@app.command()
+def serve(
+    service: str,
+    migrate: Annotated[bool, typer.Option(help="Jalankan migrasi dulu (migrate first)")] = False,
+) -> None:
+    """Jalankan satu layanan dari variabel SINERGI_* (run one service from SINERGI_* env)."""
+    import gc
+
+    import uvicorn
+
+    from sinergi.catalogue import definition
+    from sinergi.config import Settings
+    from sinergi.logs import configure_logging
+    from sinergi.migrate import upgrade
+    from sinergi.service import create_service_app
+
+    settings = Settings()  # type: ignore[call-arg]  # filled from the environment
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    if migrate:
+        asyncio.run(upgrade(service, settings))
+    fastapi_app = create_service_app(definition(service), settings)
+    # Objects alive after start-up never die; freezing them keeps full collections short.
+    gc.freeze()
+    uvicorn.run(
+        fastapi_app,
+        host=settings.http_host,
+        port=settings.http_port or 8000,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
+def migrate(service: str) -> None:
+    """Jalankan migrasi database satu layanan (migrate one service's database)."""
+    from sinergi.config import Settings
+    from sinergi.migrate import upgrade
+
+    asyncio.run(upgrade(service, Settings()))  # type: ignore[call-arg]
+
+
+@app.command()
+def docs(
+    out: Annotated[Path, typer.Option(help="Folder contracts/")] = Path("contracts"),
+) -> None:
+    """Tulis ulang JSON Schema dan AsyncAPI (regenerate JSON Schemas and AsyncAPI)."""
+    from sinergi.docs import write_documents
+
+    for path in write_documents(out):
+        typer.echo(f"ditulis (written) {path}")
+
+
+def _nats_servers(nats: str | None, data_dir: Path) -> list[str]:
+    from sinergi.up import nats_url_file
+
+    if nats:
+        return nats.split(",")
+    if os.environ.get("SINERGI_NATS_SERVERS"):
+        return os.environ["SINERGI_NATS_SERVERS"].split(",")
+    url_file = nats_url_file(data_dir)
+    if url_file.exists():
+        return [url_file.read_text().strip()]
+    raise typer.BadParameter(
+        "tidak tahu alamat NATS: jalankan `sinergi up` atau beri --nats "
+        "(NATS address unknown: run `sinergi up` or pass --nats)"
+    )
+
+
+NatsOption = Annotated[str | None, typer.Option("--nats", help="URL NATS, dipisah koma")]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    nats: NatsOption = None,
+    consumer: Annotated[str | None, typer.Option(help="Hanya consumer ini")] = None,
+    data_dir: DataDir = Path(".sinergi"),
+) -> None:
+    """Daftar event di dead-letter stream (list dead letters)."""
+    from sinergi.dlq import list_dead_letters
+
+    async def run() -> None:
+        import nats as nats_py
+
+        nc = await nats_py.connect(servers=_nats_servers(nats, data_dir))
+        try:
+            for letter in await list_dead_letters(nc.jetstream(), consumer=consumer):
+                typer.echo(
+                    json.dumps(
+                        {
+                            "dlq_seq": letter.dlq_seq,
+                            "consumer": letter.consumer,
+                            "subject": letter.original_subject,
+                            "stream_seq": letter.original_seq,
+                            "deliveries": letter.deliveries,
+                            "type": letter.event_type,
+                            "id": letter.event_id,
+                            "data": letter.data.decode(errors="replace")[:500],
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+        finally:
+            await nc.close()
+
+    asyncio.run(run())
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    dlq_seq: Annotated[list[int], typer.Argument(help="Nomor urut di DLQ (dlq_seq)")],
+    nats: NatsOption = None,
+    data_dir: DataDir = Path(".sinergi"),
+) -> None:
+    """Putar ulang event dari dead-letter stream (replay dead letters)."""
+    from sinergi.dlq import replay_dead_letter
+
+    async def run() -> None:
+        import nats as nats_py
+
+        nc = await nats_py.connect(servers=_nats_servers(nats, data_dir))
+        try:
+            for seq in dlq_seq:
+                letter = await replay_dead_letter(nc.jetstream(), seq)
+                typer.echo(f"diputar ulang (replayed) {seq} → {letter.original_subject}")
+        finally:
+            await nc.close()
+
+    asyncio.run(run())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

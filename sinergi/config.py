@@ -1,0 +1,75 @@
+"""Settings every service reads from the environment (prefix ``SINERGI_``); they fail fast."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One service process. `sinergi up` and the tests fill these in for the embedded mode."""
+
+    model_config = SettingsConfigDict(env_prefix="SINERGI_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path.db or postgresql+asyncpg://…"
+    )
+    database_schema: str | None = Field(
+        default=None, description="PostgreSQL schema the service owns (its search_path)"
+    )
+    nats_servers: Annotated[list[str], NoDecode] = Field(
+        description="Comma-separated NATS URLs, e.g. nats://127.0.0.1:4333"
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=0, ge=0, le=65535)
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    duplicate_window_seconds: float = Field(default=3600.0, gt=0)
+    max_deliver: int = Field(default=5, ge=2)
+    retry_delays: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=(1.0, 5.0, 30.0, 120.0),
+        description="Seconds to wait before redelivery n (the last repeats)",
+    )
+    ack_wait_seconds: float = Field(default=30.0, gt=0)
+    consumer_batch_size: int = Field(default=200, ge=1, le=5000)
+    consumer_batch_wait_seconds: float = Field(default=0.05, gt=0)
+    relay_batch_size: int = Field(default=500, ge=1, le=10000)
+    relay_poll_seconds: float = Field(default=0.5, gt=0)
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("nats_servers", mode="before")
+    @classmethod
+    def _split_servers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [s.strip() for s in value.split(",") if s.strip()]
+        return value
+
+    @field_validator("retry_delays", mode="before")
+    @classmethod
+    def _split_delays(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(s) for s in value.split(",") if s.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not self.nats_servers:
+            raise ValueError("nats_servers: at least one NATS URL is required")
+        if not self.retry_delays:
+            raise ValueError("retry_delays: at least one delay is required")
+        if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "database_url: use sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                f"(got {self.database_url.split(':', 1)[0]}://…)"
+            )
+        if self.database_schema and not self.database_url.startswith("postgresql"):
+            raise ValueError("database_schema: only PostgreSQL has schemas")
+        return self
+
+    def retry_delay(self, delivery: int) -> float:
+        """Seconds to wait before redelivering a message delivered `delivery` times."""
+        return self.retry_delays[min(max(delivery, 1), len(self.retry_delays)) - 1]

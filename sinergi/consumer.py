@@ -1,0 +1,166 @@
+"""Idempotent batch consumers: one transaction per batch, each event's effect exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from nats.aio.msg import Msg
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from sinergi_contracts import Envelope, EnvelopeError
+from sqlalchemy import Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from sinergi import telemetry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An event as a consumer received it, with its place in the stream."""
+
+    envelope: Envelope
+    stream_seq: int
+    subject: str
+
+
+Apply = Callable[[AsyncConnection, Sequence[Delivered]], Awaitable[None]]
+
+
+class BatchConsumer:
+    """Applies a batch of events in one transaction with their processed-event rows.
+
+    An event already recorded as processed by this consumer is skipped, so a redelivery changes
+    nothing. A message that cannot be read, or whose effect fails on its own, is negatively
+    acknowledged with a delay; after `max_deliver` attempts the server's advisory moves it to
+    the dead-letter stream and the consumer has long since gone on with the rest.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        engine: AsyncEngine,
+        processed: Table,
+        apply: Apply,
+        tracer: trace.Tracer,
+        retry_delay: Callable[[int], float],
+    ):
+        self.name = name
+        self._engine = engine
+        self._processed = processed
+        self._apply = apply
+        self._tracer = tracer
+        self._retry_delay = retry_delay
+
+    async def consume(self, messages: Sequence[Msg]) -> None:
+        readable: list[tuple[Msg, Delivered]] = []
+        for msg in messages:
+            try:
+                envelope = Envelope.from_message(msg.headers, msg.data)
+            except EnvelopeError as error:
+                log.warning(
+                    "pesan tidak terbaca, dicoba lagi nanti (unreadable message, will retry)",
+                    extra={"consumer": self.name, "subject": msg.subject, "error": str(error)},
+                )
+                await self._retry_later(msg)
+                continue
+            readable.append((msg, Delivered(envelope, msg.metadata.sequence.stream, msg.subject)))
+        if not readable:
+            return
+        try:
+            await self._apply_in_transaction([d for _, d in readable])
+        except Exception:
+            log.exception(
+                "batch gagal, diproses satu per satu (batch failed, applying one by one)",
+                extra={"consumer": self.name, "size": len(readable)},
+            )
+            await self._one_by_one(readable)
+            return
+        for msg, _ in readable:
+            await msg.ack()
+
+    async def _one_by_one(self, readable: list[tuple[Msg, Delivered]]) -> None:
+        for msg, delivered in readable:
+            try:
+                await self._apply_in_transaction([delivered])
+            except Exception:
+                log.exception(
+                    "event gagal diproses (event failed)",
+                    extra={"consumer": self.name, "event_id": delivered.envelope.id},
+                )
+                await self._retry_later(msg)
+            else:
+                await msg.ack()
+
+    async def _retry_later(self, msg: Msg) -> None:
+        await msg.nak(delay=self._retry_delay(msg.metadata.num_delivered or 1))
+
+    async def _apply_in_transaction(self, batch: Sequence[Delivered]) -> None:
+        spans = [self._span(d, len(batch)) for d in batch]
+        try:
+            async with self._engine.begin() as conn:
+                fresh = await self._unprocessed(conn, batch)
+                if fresh:
+                    await self._apply(conn, fresh)
+                    now = datetime.now(UTC)
+                    await conn.execute(
+                        insert(self._processed),
+                        [
+                            {
+                                "consumer": self.name,
+                                "event_id": d.envelope.id,
+                                "stream_seq": d.stream_seq,
+                                "processed_at": now,
+                            }
+                            for d in fresh
+                        ],
+                    )
+        except Exception as error:
+            for span in spans:
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR))
+                span.end()
+            raise
+        for span in spans:
+            span.end()
+
+    async def _unprocessed(
+        self, conn: AsyncConnection, batch: Sequence[Delivered]
+    ) -> list[Delivered]:
+        table = self._processed
+        ids = [d.envelope.id for d in batch]
+        done = set(
+            (
+                await conn.execute(
+                    select(table.c.event_id).where(
+                        table.c.consumer == self.name, table.c.event_id.in_(ids)
+                    )
+                )
+            ).scalars()
+        )
+        fresh = []
+        for delivered in batch:
+            if delivered.envelope.id not in done:
+                done.add(delivered.envelope.id)
+                fresh.append(delivered)
+        return fresh
+
+    def _span(self, delivered: Delivered, batch_size: int) -> trace.Span:
+        attributes = delivered.envelope.attributes
+        return self._tracer.start_span(
+            f"{self.name} process {attributes.type}",
+            context=telemetry.context_from(attributes.traceparent),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.consumer.group.name": self.name,
+                "messaging.destination.name": delivered.subject,
+                "messaging.message.id": attributes.id,
+                "messaging.batch.message_count": batch_size,
+            },
+        )

@@ -1,0 +1,127 @@
+"""Clear answers to bad requests: the field, the rule, in Indonesian with English beside it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Indonesian wording of pydantic's rules; `{…}` are filled from the error's context.
+_RULES_ID: dict[str, str] = {
+    "missing": "wajib diisi",
+    "string_type": "harus berupa teks",
+    "string_too_short": "minimal {min_length} karakter",
+    "string_too_long": "maksimal {max_length} karakter",
+    "string_pattern_mismatch": "tidak sesuai pola {pattern}",
+    "int_type": "harus berupa bilangan bulat",
+    "int_parsing": "harus berupa bilangan bulat",
+    "float_parsing": "harus berupa angka",
+    "greater_than": "harus lebih dari {gt}",
+    "greater_than_equal": "minimal {ge}",
+    "less_than": "harus kurang dari {lt}",
+    "less_than_equal": "maksimal {le}",
+    "literal_error": "harus salah satu dari {expected}",
+    "enum": "harus salah satu dari {expected}",
+    "uuid_parsing": "harus berupa UUID",
+    "uuid_type": "harus berupa UUID",
+    "date_parsing": "harus berupa tanggal (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "harus berupa tanggal (YYYY-MM-DD)",
+    "datetime_parsing": "harus berupa waktu ISO 8601",
+    "datetime_from_date_parsing": "harus berupa waktu ISO 8601",
+    "bool_parsing": "harus true atau false",
+    "json_invalid": "JSON tidak valid",
+    "model_attributes_type": "harus berupa objek JSON",
+    "dict_type": "harus berupa objek JSON",
+    "list_type": "harus berupa daftar",
+    "extra_forbidden": "tidak dikenal (field tidak diizinkan)",
+    "value_error": "tidak valid",
+}
+
+
+class FieldProblem(BaseModel):
+    field: str
+    rule: str
+    pesan: str
+    message: str
+
+
+class ValidationProblem(BaseModel):
+    """The body of every 422 answer."""
+
+    pesan: str = "Data tidak valid"
+    message: str = "Invalid data"
+    errors: list[FieldProblem]
+
+
+class ProblemDetail(BaseModel):
+    pesan: str
+    message: str
+
+
+def field_problem(error: dict[str, Any]) -> FieldProblem:
+    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+    field = ".".join(location) or "body"
+    rule = str(error.get("type", "value_error"))
+    context = {k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, str | int)}
+    template = _RULES_ID.get(rule)
+    if rule == "value_error" and error.get("msg"):
+        # Our own validators raise with "Indonesian (English)" already.
+        pesan = str(error["msg"]).removeprefix("Value error, ")
+    elif template:
+        try:
+            pesan = template.format(**context)
+        except KeyError:
+            pesan = template.split(" {")[0]
+    else:
+        pesan = "tidak valid"
+    return FieldProblem(
+        field=field,
+        rule=rule,
+        pesan=f"{field}: {pesan}",
+        message=f"{field}: {error.get('msg', 'invalid value')}",
+    )
+
+
+def bilingual(text: str) -> ProblemDetail:
+    """Split "Indonesian (English)" — how our domain errors speak — into both fields."""
+    if text.endswith(")") and " (" in text:
+        pesan, _, message = text[:-1].rpartition(" (")
+        return ProblemDetail(pesan=pesan, message=message)
+    return ProblemDetail(pesan=text, message=text)
+
+
+def problem(status_code: int, text: str) -> HTTPException:
+    return HTTPException(status_code, detail=bilingual(text).model_dump())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def http_problem(_: Request, exc: HTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, dict) else bilingual(str(exc.detail))
+        body = detail if isinstance(detail, dict) else detail.model_dump()
+        return JSONResponse(status_code=exc.status_code, content=body, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problem = ValidationProblem(errors=[field_problem(e) for e in exc.errors()])
+        return JSONResponse(status_code=422, content=problem.model_dump())
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The trace id in the log ties this answer to the stack trace; the client sees neither.
+        log.error(
+            "kesalahan tak terduga (unexpected error)",
+            exc_info=exc,
+            extra={"path": request.url.path},
+        )
+        detail = ProblemDetail(
+            pesan="Terjadi kesalahan pada server", message="Internal server error"
+        )
+        return JSONResponse(status_code=500, content=detail.model_dump())

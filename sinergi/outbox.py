@@ -1,0 +1,213 @@
+"""Transactional outbox: events are rows written with the state change, then relayed to NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.js.client import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from sinergi_contracts import Envelope
+from sinergi_contracts.envelope import TRACEPARENT_HEADER
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from sinergi import telemetry
+from sinergi.db import lock_for_relay
+
+log = logging.getLogger(__name__)
+
+
+def outbox_rows(envelopes: Sequence[Envelope]) -> list[dict[str, Any]]:
+    """The outbox rows of `envelopes`, each carrying the trace of the moment it was written."""
+    now = datetime.now(UTC)
+    traceparent = telemetry.current_traceparent()
+    rows = []
+    for envelope in envelopes:
+        headers = envelope.attributes.to_headers()
+        if traceparent and TRACEPARENT_HEADER not in headers:
+            headers[TRACEPARENT_HEADER] = traceparent
+        rows.append(
+            {
+                "event_id": envelope.id,
+                "subject": envelope.nats_subject,
+                "headers": headers,
+                "data": envelope.data(),
+                "created_at": now,
+            }
+        )
+    return rows
+
+
+class UnitOfWork:
+    """One transaction: the state change and its events commit together or not at all.
+
+    Use ``async with uow.begin() as tx:`` then ``tx.conn`` for the state change and
+    ``tx.publish(...)`` for events; leaving the block commits, an exception rolls back.
+    """
+
+    def __init__(self, *, engine: AsyncEngine, outbox: Table, on_commit: Callable[[], None]):
+        self._engine = engine
+        self._outbox = outbox
+        self._on_commit = on_commit
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[Transaction]:
+        async with self._engine.begin() as conn:
+            tx = Transaction(conn, self._outbox)
+            yield tx
+            await tx.flush()
+        if tx.published:
+            self._on_commit()
+
+
+class Transaction:
+    def __init__(self, conn: AsyncConnection, outbox: Table):
+        self.conn = conn
+        self._outbox = outbox
+        self._pending: list[Envelope] = []
+        self.published = 0
+
+    def publish(self, *envelopes: Envelope) -> None:
+        self._pending.extend(envelopes)
+
+    async def flush(self) -> None:
+        if self._pending:
+            await self.conn.execute(insert(self._outbox), outbox_rows(self._pending))
+            self.published += len(self._pending)
+            self._pending.clear()
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows to JetStream in position order, each exactly once.
+
+    `Nats-Msg-Id` is the event id, so a row published twice (a crash between the ack and the
+    UPDATE) is dropped by the stream's duplicate window. While NATS is unreachable rows stay in
+    the outbox and the relay keeps trying.
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        engine: AsyncEngine,
+        outbox: Table,
+        js: JetStreamContext,
+        tracer: trace.Tracer,
+        batch_size: int = 500,
+        poll_seconds: float = 0.5,
+        ack_timeout: float = 5.0,
+    ):
+        self._service = service
+        self._engine = engine
+        self._outbox = outbox
+        self._js = js
+        self._tracer = tracer
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._ack_timeout = ack_timeout
+        self._lock_key = zlib.crc32(f"sinergi-outbox-{service}".encode())
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._service}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            self._wakeup.clear()
+            try:
+                sent = await self.relay_once()
+                failures = 0
+            except Exception as error:  # the relay must outlive NATS and database outages
+                failures += 1
+                delay = min(0.2 * 2**failures, 5.0)
+                log.warning(
+                    "outbox relay gagal, coba lagi (relay failed, retrying)",
+                    extra={"service": self._service, "error": repr(error), "retry_in": delay},
+                )
+                await asyncio.sleep(delay)
+                continue
+            if sent < self._batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many rows were published."""
+        table = self._outbox
+        async with self._engine.begin() as conn:
+            await lock_for_relay(conn, self._lock_key)
+            rows = (
+                await conn.execute(
+                    select(table.c.position, table.c.subject, table.c.headers, table.c.data)
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.position)
+                    .limit(self._batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            acks = [
+                await self._js.publish_async(
+                    row.subject, row.data, headers=self._traced(row.subject, row.headers)
+                )
+                for row in rows
+            ]
+            results = await asyncio.wait_for(
+                asyncio.gather(*acks, return_exceptions=True), self._ack_timeout
+            )
+            # Only the prefix that the stream acknowledged counts, so order is kept on retry.
+            sent = 0
+            for result in results:
+                if isinstance(result, BaseException):
+                    break
+                sent += 1
+            if sent:
+                positions = [row.position for row in rows[:sent]]
+                await conn.execute(
+                    update(table)
+                    .where(table.c.position.in_(positions))
+                    .values(published_at=datetime.now(UTC))
+                )
+        self.published += sent
+        if sent < len(rows):
+            failed = next(r for r in results if isinstance(r, BaseException))
+            raise failed
+        return sent
+
+    def _traced(self, subject: str, headers: dict[str, str]) -> dict[str, str]:
+        parent = telemetry.context_from_headers(headers)
+        span = self._tracer.start_span(
+            f"{subject} publish",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": subject,
+                "messaging.message.id": headers.get("ce-id", ""),
+            },
+        )
+        span.end()
+        if not span.get_span_context().is_valid:
+            return headers
+        traceparent = telemetry.traceparent_of(trace.set_span_in_context(span))
+        return {**headers, TRACEPARENT_HEADER: traceparent} if traceparent else headers

@@ -1,0 +1,118 @@
+"""`sinergi up`: the whole system on one machine — nats-server, migrations, three services."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from sinergi.catalogue import SERVICE_NAMES
+from sinergi.natsserver import NatsServer, free_port
+
+PREFERRED_HTTP_PORTS = {"registry": 8101, "referrals": 8102, "notifications": 8103}
+PREFERRED_NATS_PORT = 4333
+
+
+@dataclass
+class RunningService:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def nats_url_file(data_dir: Path) -> Path:
+    """Where `sinergi up` leaves the NATS URL for `sinergi dlq …` and other commands."""
+    return data_dir / "nats.url"
+
+
+def service_env(name: str, *, data_dir: Path, nats_url: str, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("SINERGI_ENVIRONMENT", "development")
+    env.update(
+        {
+            "SINERGI_DATABASE_URL": f"sqlite+aiosqlite:///{(data_dir / f'{name}.db').as_posix()}",
+            "SINERGI_NATS_SERVERS": nats_url,
+            "SINERGI_HTTP_PORT": str(port),
+            "SINERGI_LOG_JSON": env.get("SINERGI_LOG_JSON", "false"),
+        }
+    )
+    return env
+
+
+def wait_ready(service: RunningService, *, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"{service.name} berhenti saat mulai (exited while starting)")
+        try:
+            if httpx.get(f"{service.url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{service.name} tidak siap dalam {timeout}s (not ready in time)")
+
+
+def stop_all(services: list[RunningService], nats: NatsServer) -> None:
+    for service in services:
+        if service.process.poll() is None:
+            service.process.send_signal(signal.SIGTERM)
+    for service in services:
+        try:
+            service.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+            service.process.wait()
+    nats.stop()
+
+
+def up(data_dir: Path) -> None:
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    nats = NatsServer(store_dir=data_dir / "nats", port=free_port(PREFERRED_NATS_PORT))
+    nats.start()
+    nats_url_file(data_dir).write_text(nats.url)
+    services: list[RunningService] = []
+    try:
+        for name in SERVICE_NAMES:
+            port = free_port(PREFERRED_HTTP_PORTS[name])
+            env = service_env(name, data_dir=data_dir, nats_url=nats.url, port=port)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "sinergi.cli", "serve", name, "--migrate"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
+            services.append(RunningService(name=name, port=port, process=process))
+        for service in services:
+            wait_ready(service)
+        print_urls(services, nats, data_dir)
+        while all(s.process.poll() is None for s in services):
+            time.sleep(0.5)
+        print("Sebuah layanan berhenti; menghentikan semuanya (a service stopped; stopping all)")
+    except KeyboardInterrupt:
+        print("\nMenghentikan Sinergi… (stopping)")
+    finally:
+        stop_all(services, nats)
+        nats_url_file(data_dir).unlink(missing_ok=True)
+
+
+def print_urls(services: list[RunningService], nats: NatsServer, data_dir: Path) -> None:
+    lines = ["", "Sinergi berjalan (running). Tekan Ctrl-C untuk berhenti (to stop).", ""]
+    for service in services:
+        lines += [
+            f"  {service.name:<14} API      {service.url}",
+            f"  {'':<14} OpenAPI  {service.url}/docs",
+            f"  {'':<14} AsyncAPI {service.url}/asyncapi",
+        ]
+    lines += ["", f"  NATS           {nats.url}", f"  data           {data_dir}", ""]
+    print("\n".join(lines), flush=True)

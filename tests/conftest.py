@@ -1,0 +1,64 @@
+"""Fixtures shared by every test: a real nats-server per test and a real database.
+
+Set SINERGI_TEST_DATABASE_URL=postgresql+asyncpg://… to run the same tests against PostgreSQL;
+each test then gets schemas of its own, dropped afterwards. Without it, SQLite files.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from sinergi.config import Settings
+from sinergi.natsserver import NatsServer
+
+POSTGRES_URL = os.environ.get("SINERGI_TEST_DATABASE_URL", "")
+
+SettingsFor = Callable[..., Settings]
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    with NatsServer(store_dir=tmp_path / "nats") as server:
+        yield server
+
+
+@pytest.fixture
+async def settings_for(tmp_path: Path, nats_server: NatsServer) -> AsyncIterator[SettingsFor]:
+    """`settings_for("registry", **overrides)`: a service's settings for this test."""
+    run = uuid.uuid4().hex[:8]
+    schemas: list[str] = []
+
+    def make(service: str, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "environment": "test",
+            "nats_servers": [nats_server.url],
+            "retry_delays": (0.2,),
+            "max_deliver": 3,
+            "ack_wait_seconds": 5.0,
+            "relay_poll_seconds": 0.1,
+            "consumer_batch_wait_seconds": 0.02,
+            "log_json": False,
+        }
+        if POSTGRES_URL:
+            schema = f"t{run}_{service}"
+            schemas.append(schema)
+            values |= {"database_url": POSTGRES_URL, "database_schema": schema}
+        else:
+            values["database_url"] = f"sqlite+aiosqlite:///{tmp_path / service}.db"
+        values |= overrides
+        return Settings(**values)  # type: ignore[arg-type]
+
+    yield make
+    if POSTGRES_URL and schemas:
+        engine = create_async_engine(POSTGRES_URL)
+        async with engine.begin() as conn:
+            for schema in set(schemas):
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()
