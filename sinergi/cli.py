@@ -41,7 +41,7 @@ def serve(
     from sinergi.migrate import upgrade
     from sinergi.service import create_service_app
 
-    settings = Settings()  # type: ignore[call-arg]  # filled from the environment
+    settings = Settings()  # filled from the environment
     configure_logging(level=settings.log_level, json_lines=settings.log_json)
     if migrate:
         asyncio.run(upgrade(service, settings))
@@ -63,7 +63,7 @@ def migrate(service: str) -> None:
     from sinergi.config import Settings
     from sinergi.migrate import upgrade
 
-    asyncio.run(upgrade(service, Settings()))  # type: ignore[call-arg]
+    asyncio.run(upgrade(service, Settings()))
 
 
 @app.command()

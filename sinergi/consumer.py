@@ -73,7 +73,7 @@ class BatchConsumer:
         if not readable:
             return
         try:
-            await self._apply_in_transaction([d for _, d in readable])
+            await self.apply_in_transaction([d for _, d in readable])
         except Exception:
             log.exception(
                 "batch gagal, diproses satu per satu (batch failed, applying one by one)",
@@ -87,7 +87,7 @@ class BatchConsumer:
     async def _one_by_one(self, readable: list[tuple[Msg, Delivered]]) -> None:
         for msg, delivered in readable:
             try:
-                await self._apply_in_transaction([delivered])
+                await self.apply_in_transaction([delivered])
             except Exception:
                 log.exception(
                     "event gagal diproses (event failed)",
@@ -100,7 +100,7 @@ class BatchConsumer:
     async def _retry_later(self, msg: Msg) -> None:
         await msg.nak(delay=self._retry_delay(msg.metadata.num_delivered or 1))
 
-    async def _apply_in_transaction(self, batch: Sequence[Delivered]) -> None:
+    async def apply_in_transaction(self, batch: Sequence[Delivered]) -> None:
         spans = [self._span(d, len(batch)) for d in batch]
         try:
             async with self._engine.begin() as conn:

@@ -107,7 +107,7 @@ async def list_dead_letters(
     js: JetStreamContext, *, consumer: str | None = None
 ) -> list[DeadLetter]:
     info = await js.stream_info(subjects.DLQ_STREAM)
-    letters = []
+    letters: list[DeadLetter] = []
     if not info.state.messages:
         return letters
     for seq in range(info.state.first_seq, info.state.last_seq + 1):

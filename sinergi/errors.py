@@ -98,7 +98,8 @@ def bilingual(text: str) -> ProblemDetail:
 
 
 def problem(status_code: int, text: str) -> HTTPException:
-    return HTTPException(status_code, detail=bilingual(text).model_dump())
+    # Starlette types `detail` as str, but carries any JSON value through to our handler.
+    return HTTPException(status_code, detail=bilingual(text).model_dump())  # type: ignore[arg-type]
 
 
 def install_error_handlers(app: FastAPI) -> None:

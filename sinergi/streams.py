@@ -23,32 +23,37 @@ log = logging.getLogger(__name__)
 
 
 def stream_configs(settings: Settings) -> list[StreamConfig]:
-    common = {
-        "storage": StorageType.FILE,
-        "num_replicas": settings.stream_replicas,
-        "duplicate_window": settings.duplicate_window_seconds,
-        "retention": RetentionPolicy.LIMITS,
-        "discard": DiscardPolicy.OLD,
-    }
+    def stream(
+        name: str, description: str, subjects: tuple[str, ...], max_age: float | None = None
+    ) -> StreamConfig:
+        return StreamConfig(
+            name=name,
+            description=description,
+            subjects=list(subjects),
+            storage=StorageType.FILE,
+            num_replicas=settings.stream_replicas,
+            duplicate_window=settings.duplicate_window_seconds,
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.OLD,
+            max_age=max_age,
+        )
+
     return [
-        StreamConfig(
-            name=subjects.EVENTS_STREAM,
-            description="Semua event rumah tangga dari semua layanan (every household event)",
-            subjects=list(subjects.EVENTS_STREAM_SUBJECTS),
-            **common,
+        stream(
+            subjects.EVENTS_STREAM,
+            "Semua event rumah tangga dari semua layanan (every household event)",
+            subjects.EVENTS_STREAM_SUBJECTS,
         ),
-        StreamConfig(
-            name=subjects.DLQ_STREAM,
-            description="Event yang gagal diproses (dead letters), dapat diputar ulang",
-            subjects=list(subjects.DLQ_STREAM_SUBJECTS),
-            **common,
+        stream(
+            subjects.DLQ_STREAM,
+            "Event yang gagal diproses, dapat diputar ulang (dead letters, replayable)",
+            subjects.DLQ_STREAM_SUBJECTS,
         ),
-        StreamConfig(
-            name=subjects.ADVISORY_STREAM,
-            description="Advisory MAX_DELIVERIES yang belum dipindah ke DLQ",
-            subjects=list(subjects.ADVISORY_STREAM_SUBJECTS),
+        stream(
+            subjects.ADVISORY_STREAM,
+            "Advisory MAX_DELIVERIES yang belum dipindah ke DLQ (advisories not yet moved)",
+            subjects.ADVISORY_STREAM_SUBJECTS,
             max_age=7 * 24 * 3600.0,
-            **common,
         ),
     ]
 
@@ -56,6 +61,7 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
 async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
     """Create the streams, or bring an existing stream's settings up to date."""
     for config in stream_configs(settings):
+        assert config.name is not None
         try:
             await js.stream_info(config.name)
         except NotFoundError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
@@ -59,6 +61,7 @@ def add_batch_subscriber(
         description=description,
     )
     async def on_batch(bodies: list[bytes], message: NatsMessage) -> None:
-        await consumer.consume(message.raw_message)
+        # With batch=True FastStream hands over a NatsBatchMessage: raw_message is the list.
+        await consumer.consume(cast(list[Msg], message.raw_message))
 
     return consumer

@@ -76,7 +76,13 @@ def stop_all(services: list[RunningService], nats: NatsServer) -> None:
     nats.stop()
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def up(data_dir: Path) -> None:
+    # A SIGTERM (from a supervisor or a test) stops everything as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     nats = NatsServer(store_dir=data_dir / "nats", port=free_port(PREFERRED_NATS_PORT))

@@ -1,0 +1,119 @@
+"""`sinergi up` as a new user runs it: real processes, real ports, Ctrl-C, and a second start."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.test_slice import LOK_TUAN, household
+
+pytestmark = pytest.mark.integration
+
+URL_LINE = re.compile(r"^\s+(registry|referrals|notifications)\s+API\s+(http://\S+)")
+
+
+class Up:
+    """One `sinergi up` process whose printed URLs are collected as they appear."""
+
+    def __init__(self, data_dir: Path):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sinergi.cli", "up", "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            text=True,
+        )
+        self.urls: dict[str, str] = {}
+        self.output: list[str] = []
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            if found := URL_LINE.match(line):
+                self.urls[found.group(1)] = found.group(2)
+            if line.strip().startswith("NATS") and len(self.urls) == 3:
+                self.ready.set()
+
+    def wait_ready(self) -> dict[str, str]:
+        if not self.ready.wait(120):
+            self.stop()
+            raise AssertionError("sinergi up did not print its URLs:\n" + "".join(self.output))
+        return self.urls
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().decode(errors="replace"):
+                found.append(cmdline.parent.name)
+        except OSError:
+            continue
+    return found
+
+
+def poll(url: str, accept: object, timeout: float = 30.0) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(url, timeout=5)
+        if callable(accept) and accept(response):
+            return response
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} never satisfied the check: {response.text}")
+        time.sleep(0.1)
+
+
+def test_sinergi_up_runs_the_slice_stops_cleanly_and_keeps_the_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = Up(data_dir)
+    try:
+        urls = first.wait_ready()
+        created = httpx.post(f"{urls['registry']}/households", json=household(), timeout=10)
+        assert created.status_code == 201, created.text
+        household_id = created.json()["id"]
+        poll(
+            f"{urls['referrals']}/households/{household_id}/timeline",
+            lambda r: len(r.json()["entries"]) == 1,
+        )
+        poll(
+            f"{urls['notifications']}/inbox/kelurahan/{LOK_TUAN}",
+            lambda r: r.json()["unread"] == 1,
+        )
+        assert httpx.get(f"{urls['registry']}/asyncapi", timeout=5).status_code == 200
+        assert httpx.get(f"{urls['registry']}/docs", timeout=5).status_code == 200
+    finally:
+        assert first.stop() == 0, "".join(first.output)
+
+    assert processes_mentioning(str(data_dir)) == [], "a process outlived Ctrl-C"
+    for url in urls.values():
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/healthz", timeout=2)
+
+    second = Up(data_dir)
+    try:
+        urls = second.wait_ready()
+        kept = httpx.get(f"{urls['registry']}/households/{household_id}", timeout=5)
+        assert kept.status_code == 200
+        timeline = httpx.get(f"{urls['referrals']}/households/{household_id}/timeline", timeout=5)
+        assert len(timeline.json()["entries"]) == 1
+    finally:
+        assert second.stop() == 0, "".join(second.output)
+    assert processes_mentioning(str(data_dir)) == []
