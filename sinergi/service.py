@@ -14,6 +14,7 @@ import nats
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.nats import NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.specification import AsyncAPI
 from nats.aio.client import Client as NatsClient
 from nats.js.client import JetStreamContext
@@ -85,10 +86,14 @@ class Runtime:
         return self.js
 
 
-def create_broker(settings: Settings, service: str) -> NatsBroker:
+def create_broker(
+    settings: Settings, service: str, tracer_provider: trace.TracerProvider
+) -> NatsBroker:
     return NatsBroker(
         settings.nats_servers,
         name=f"sinergi-{service}",
+        # A span (with links to each message's producer) and duration metrics per delivery.
+        middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         # FastStream logs every message at INFO; at DEBUG it stays out of the way (~30% faster).
@@ -102,13 +107,15 @@ def build_runtime(
     *,
     tracer_provider: trace.TracerProvider | None = None,
 ) -> Runtime:
+    provider = tracer_provider or telemetry.tracer_provider_for(
+        definition.name, settings.otel_exporter
+    )
     runtime = Runtime(
         definition=definition,
         settings=settings,
         engine=create_engine(settings.database_url, schema=settings.database_schema),
-        broker=create_broker(settings, definition.name),
-        tracer_provider=tracer_provider
-        or telemetry.tracer_provider_for(definition.name, settings.otel_exporter),
+        broker=create_broker(settings, definition.name, provider),
+        tracer_provider=provider,
     )
     definition.subscribers(runtime)
     document_publications(runtime.broker, definition.publishes)
