@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig
+from nats.js.client import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from sinergi_contracts import Envelope, EnvelopeError
+from sinergi_contracts import Envelope, EnvelopeError, Event
 from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -29,6 +33,18 @@ class Delivered:
 
 
 Apply = Callable[[AsyncConnection, Sequence[Delivered]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A durable batch consumer of household events, as a service declares it."""
+
+    durable: str
+    filter_subject: str
+    apply: Apply
+    consumes: tuple[type[Event], ...]
+    title: str
+    description: str
 
 
 class BatchConsumer:
@@ -56,6 +72,71 @@ class BatchConsumer:
         self._apply = apply
         self._tracer = tracer
         self._retry_delay = retry_delay
+        self._task: asyncio.Task[None] | None = None
+
+    def start(
+        self,
+        js: JetStreamContext,
+        *,
+        stream: str,
+        config: ConsumerConfig,
+        batch_size: int,
+        max_wait: float,
+    ) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(
+                self._run(
+                    js, stream=stream, config=config, batch_size=batch_size, max_wait=max_wait
+                ),
+                name=f"consumer-{self.name}",
+            )
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(
+        self,
+        js: JetStreamContext,
+        *,
+        stream: str,
+        config: ConsumerConfig,
+        batch_size: int,
+        max_wait: float,
+    ) -> None:
+        """Fetch batches until stopped.
+
+        FastStream 0.7's pull loop only catches nats-py's own TimeoutError, while nats-py 2.16
+        raises the built-in one when a fetch finds nothing, so each idle wait restarted the
+        task with an error log. This loop treats an empty wait as what it is.
+        """
+        # Creates the durable, or updates its settings (max_deliver, ack_wait) on a new release.
+        await js.add_consumer(stream, config)
+        assert config.durable_name is not None
+        pull = await js.pull_subscribe_bind(config.durable_name, stream)
+        while True:
+            try:
+                messages = await pull.fetch(batch_size, timeout=max_wait)
+            except TimeoutError:  # nats.errors.TimeoutError is one too
+                continue
+            except Exception as error:  # NATS away or the batch failed to ack: retry later
+                log.warning(
+                    "consumer menunggu NATS (consumer waiting for NATS)",
+                    extra={"consumer": self.name, "error": repr(error)},
+                )
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                await self.consume(messages)
+            except Exception:
+                # Unacked messages come back after ack_wait; the loop must outlive the cause.
+                log.exception(
+                    "batch tidak selesai (batch not finished)", extra={"consumer": self.name}
+                )
+                await asyncio.sleep(0.5)
 
     async def consume(self, messages: Sequence[Msg]) -> None:
         readable: list[tuple[Msg, Delivered]] = []

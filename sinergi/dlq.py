@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats import JStream, NatsBroker
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel, ConfigDict
@@ -76,8 +76,9 @@ def add_dead_letter_subscriber(
     @broker.subscriber(
         subjects.max_deliveries_advisory(subjects.EVENTS_STREAM, durable),
         stream=JStream(subjects.ADVISORY_STREAM, declare=False),
-        durable=subjects.dead_letter_durable(durable),
-        pull_sub=PullSub(batch_size=20, timeout=1.0),
+        # A durable push consumer with a deliver group of the same name: replicas share the
+        # work, and no fetch loop (FastStream's pull loop trips over nats-py's TimeoutError).
+        queue=subjects.dead_letter_durable(durable),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=f"{durable}/dead-letters",
         description=(

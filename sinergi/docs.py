@@ -7,14 +7,8 @@ from pathlib import Path
 
 from sinergi_contracts import EVENT_TYPES
 
+from sinergi.asyncapi import asyncapi_document
 from sinergi.catalogue import SERVICE_NAMES, definition
-from sinergi.config import Settings
-from sinergi.service import asyncapi_document, build_runtime
-
-# Placeholder addresses: building the brokers for documentation connects to nothing.
-_DOC_SETTINGS = dict(
-    database_url="sqlite+aiosqlite:///:memory:", nats_servers=["nats://127.0.0.1:4222"]
-)
 
 
 def render_documents() -> dict[str, str]:
@@ -26,8 +20,7 @@ def render_documents() -> dict[str, str]:
         schema["x-cloudevents-type"] = ce_type
         documents[f"schemas/{ce_type}.json"] = _dump(schema)
     for name in SERVICE_NAMES:
-        runtime = build_runtime(definition(name), Settings(**_DOC_SETTINGS))  # type: ignore[arg-type]
-        spec = asyncapi_document(runtime).to_specification().to_jsonable()
+        spec = asyncapi_document(definition(name)).to_specification().to_jsonable()
         documents[f"asyncapi/{name}.json"] = _dump(spec)
     return documents
 

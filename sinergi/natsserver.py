@@ -95,6 +95,9 @@ class NatsServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Out of the terminal's process group: Ctrl-C reaches the services and `sinergi up`,
+            # which stops the server last, after the services have drained their connections.
+            start_new_session=True,
         )
         try:
             wait_for_port(self.port)

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from html import escape
-from typing import Any
 
 import nats
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
-from faststream.specification import AsyncAPI
 from nats.aio.client import Client as NatsClient
 from nats.js.client import JetStreamContext
 from opentelemetry import trace
@@ -24,18 +20,18 @@ from sinergi_contracts import Event, subjects
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sinergi import telemetry
+from sinergi import VERSION, telemetry
+from sinergi.asyncapi import asyncapi_routes
 from sinergi.config import Settings
+from sinergi.consumer import BatchConsumer, Subscription
 from sinergi.db import create_engine
 from sinergi.dlq import add_dead_letter_subscriber
 from sinergi.errors import install_error_handlers
 from sinergi.outbox import OutboxRelay, UnitOfWork
-from sinergi.streams import ensure_streams
+from sinergi.streams import durable_config, ensure_streams
 from sinergi.tables import RuntimeTables
 
 log = logging.getLogger(__name__)
-
-VERSION = "0.1.0"
 
 
 @dataclass(frozen=True)
@@ -47,10 +43,13 @@ class ServiceDefinition:
     description: str
     metadata: MetaData
     tables: RuntimeTables
-    durables: Sequence[str]
     routes: Callable[[Runtime], APIRouter]
-    subscribers: Callable[[Runtime], None]
+    subscriptions: Sequence[Subscription] = ()
     publishes: Sequence[type[Event]] = ()
+
+    @property
+    def durables(self) -> list[str]:
+        return [s.durable for s in self.subscriptions]
 
 
 @dataclass
@@ -66,11 +65,23 @@ class Runtime:
     nc: NatsClient | None = None
     js: JetStreamContext | None = None
     relay: OutboxRelay | None = None
+    consumers: list[BatchConsumer] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.uow = UnitOfWork(
             engine=self.engine, outbox=self.definition.tables.outbox, on_commit=self._wake_relay
         )
+        self.consumers = [
+            BatchConsumer(
+                name=subscription.durable,
+                engine=self.engine,
+                processed=self.definition.tables.processed_events,
+                apply=subscription.apply,
+                tracer=self.tracer,
+                retry_delay=self.settings.retry_delay,
+            )
+            for subscription in self.definition.subscriptions
+        ]
 
     @property
     def tracer(self) -> trace.Tracer:
@@ -117,36 +128,9 @@ def build_runtime(
         broker=create_broker(settings, definition.name, provider),
         tracer_provider=provider,
     )
-    definition.subscribers(runtime)
-    document_publications(runtime.broker, definition.publishes)
     for durable in definition.durables:
         add_dead_letter_subscriber(runtime.broker, durable=durable, jetstream=runtime.jetstream)
     return runtime
-
-
-def document_publications(broker: NatsBroker, events: Sequence[type[Event]]) -> None:
-    """Declare what the outbox relay publishes, so the AsyncAPI document shows each event.
-
-    The relay publishes with nats-py (pipelined, with `Nats-Msg-Id`), not through these.
-    """
-    for event in events:
-        subject = subjects.household_subject("{household_id}", event.service, event.name)
-        broker.publisher(
-            subject,
-            schema=event,
-            title=f"{event.ce_type()}",
-            description=(event.__doc__ or "").strip(),
-        )
-
-
-def asyncapi_document(runtime: Runtime) -> AsyncAPI:
-    definition = runtime.definition
-    return AsyncAPI(
-        runtime.broker,
-        title=f"Sinergi {definition.title}",
-        version=VERSION,
-        description=definition.description,
-    )
 
 
 @contextlib.asynccontextmanager
@@ -172,14 +156,46 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
             poll_seconds=settings.relay_poll_seconds,
         )
         runtime.relay.start()
+        for subscription, consumer in zip(
+            runtime.definition.subscriptions, runtime.consumers, strict=True
+        ):
+            consumer.start(
+                runtime.js,
+                stream=subjects.EVENTS_STREAM,
+                config=durable_config(
+                    durable=subscription.durable,
+                    filter_subject=subscription.filter_subject,
+                    settings=settings,
+                    description=subscription.title,
+                ),
+                batch_size=settings.consumer_batch_size,
+                max_wait=settings.consumer_batch_wait_seconds,
+            )
         await runtime.broker.start()
         yield runtime
     finally:
-        await runtime.broker.stop()
-        if runtime.relay:
-            await runtime.relay.stop()
-        await runtime.nc.close()
-        await runtime.engine.dispose()
+        await _shut_down(runtime)
+
+
+async def _shut_down(runtime: Runtime) -> None:
+    """Stop every part even when NATS or the database is already gone."""
+    steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+        ("broker", runtime.broker.stop),
+        *((f"consumer {c.name}", c.stop) for c in runtime.consumers),
+    ]
+    if runtime.relay:
+        steps.append(("relay", runtime.relay.stop))
+    if runtime.nc:
+        steps.append(("nats", runtime.nc.close))
+    steps.append(("database", runtime.engine.dispose))
+    for name, stop in steps:
+        try:
+            await stop()
+        except Exception as error:
+            log.warning(
+                "gagal berhenti dengan rapi (could not stop cleanly)",
+                extra={"part": name, "error": repr(error)},
+            )
 
 
 def create_service_app(
@@ -204,7 +220,7 @@ def create_service_app(
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(health_routes(runtime))
-    app.include_router(asyncapi_routes(runtime))
+    app.include_router(asyncapi_routes(definition))
     app.include_router(definition.routes(runtime))
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=runtime.tracer_provider, excluded_urls="healthz,readyz"
@@ -237,46 +253,3 @@ def health_routes(runtime: Runtime) -> APIRouter:
         )
 
     return router
-
-
-def asyncapi_routes(runtime: Runtime) -> APIRouter:
-    router = APIRouter(tags=["dokumentasi (docs)"])
-
-    @router.get("/asyncapi.json", summary="Dokumen AsyncAPI layanan ini (this service's AsyncAPI)")
-    async def asyncapi_json() -> JSONResponse:
-        spec = asyncapi_document(runtime).to_specification()
-        return JSONResponse(spec.to_jsonable())
-
-    @router.get(
-        "/asyncapi",
-        summary="Saluran dan pesan NATS layanan ini (this service's NATS channels and messages)",
-        response_class=HTMLResponse,
-    )
-    async def asyncapi_html() -> HTMLResponse:
-        spec = asyncapi_document(runtime).to_specification().to_jsonable()
-        return HTMLResponse(render_asyncapi(spec))
-
-    return router
-
-
-def render_asyncapi(spec: dict[str, Any]) -> str:
-    """A self-contained page (no CDN) listing channels, operations and message schemas."""
-    info = spec.get("info", {})
-    parts = [
-        "<!doctype html><html lang='id'><head><meta charset='utf-8'>",
-        f"<title>{escape(info.get('title', 'AsyncAPI'))}</title>",
-        "<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
-        "pre{background:#f4f4f4;padding:1rem;overflow:auto}</style></head><body>",
-        f"<h1>{escape(info.get('title', ''))}</h1><p>{escape(info.get('description', ''))}</p>",
-        "<p><a href='/asyncapi.json'>asyncapi.json</a></p>",
-    ]
-    for name, channel in sorted(spec.get("channels", {}).items()):
-        parts.append(f"<h2>{escape(name)}</h2><p><code>{escape(channel.get('address', ''))}</code>")
-        parts.append(f"</p><p>{escape(channel.get('description', ''))}</p>")
-    schemas = spec.get("components", {}).get("schemas", {})
-    parts.append("<h2>Skema pesan (message schemas)</h2>")
-    for name, schema in sorted(schemas.items()):
-        body = escape(json.dumps(schema, indent=2, ensure_ascii=False))
-        parts.append(f"<h3>{escape(name)}</h3><pre>{body}</pre>")
-    parts.append("</body></html>")
-    return "".join(parts)

@@ -106,8 +106,11 @@ def up(data_dir: Path) -> None:
             time.sleep(0.5)
         print("Sebuah layanan berhenti; menghentikan semuanya (a service stopped; stopping all)")
     except KeyboardInterrupt:
-        print("\nMenghentikan Sinergi… (stopping)")
+        print("\nMenghentikan Sinergi… (stopping)", flush=True)
     finally:
+        # A second Ctrl-C must not cut the clean-up short and orphan nats-server.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_all(services, nats)
         nats_url_file(data_dir).unlink(missing_ok=True)
 

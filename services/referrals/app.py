@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from opentelemetry.trace import TracerProvider
-from sinergi_contracts import subjects
 
 from services.referrals import api, subscribers
 from services.referrals.models import metadata, tables
@@ -20,9 +19,8 @@ DEFINITION = ServiceDefinition(
     ),
     metadata=metadata,
     tables=tables,
-    durables=(subjects.TIMELINE_DURABLE,),
     routes=api.routes,
-    subscribers=subscribers.register,
+    subscriptions=subscribers.SUBSCRIPTIONS,
 )
 
 

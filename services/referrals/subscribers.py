@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from sinergi_contracts import subjects
+from sinergi_contracts import EVENT_TYPES, subjects
 
 from services.referrals.handlers import project_timeline
-from sinergi.service import Runtime
-from sinergi.subscribers import add_batch_subscriber
+from sinergi.consumer import Subscription
 
-
-def register(runtime: Runtime) -> None:
-    add_batch_subscriber(
-        runtime,
+SUBSCRIPTIONS = (
+    Subscription(
         durable=subjects.TIMELINE_DURABLE,
         filter_subject=f"{subjects.PREFIX}.hh.>",
         apply=project_timeline,
+        consumes=tuple(EVENT_TYPES.values()),
         title="referrals/timeline",
         description=(
             "Linimasa kasus: setiap event rumah tangga dari semua layanan, urut stream. "
             "(Case timeline: every household event from every service, in stream order.)"
         ),
-    )
+    ),
+)

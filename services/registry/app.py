@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from opentelemetry.trace import TracerProvider
 from sinergi_contracts import HouseholdRegistered
 
-from services.registry import api, subscribers
+from services.registry import api
 from services.registry.models import metadata, tables
 from sinergi.config import Settings
 from sinergi.service import ServiceDefinition, create_service_app
@@ -21,9 +21,7 @@ DEFINITION = ServiceDefinition(
     ),
     metadata=metadata,
     tables=tables,
-    durables=(),
     routes=api.routes,
-    subscribers=subscribers.register,
     publishes=(HouseholdRegistered,),
 )
 
