@@ -57,7 +57,12 @@ async def test_events_written_while_nats_is_down_reach_every_consumer_exactly_on
                 assert response.status_code == 201, response.text
 
         await register(0, 100)
+        assert (await system.registry.get("/readyz")).json()["checks"]["nats"] == "ok"
         nats_server.stop()
+        not_ready = await eventually(
+            lambda: system.registry.get("/readyz"), lambda r: r.status_code == 503
+        )
+        assert not_ready.json()["checks"] == {"database": "ok", "nats": "disconnected"}
         await register(100, 400)  # the registry keeps accepting; events wait in its outbox
         nats_server.start()
         await register(400, total)
