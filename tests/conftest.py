@@ -6,7 +6,11 @@ each test then gets schemas of its own, dropped afterwards. Without it, SQLite f
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -21,6 +25,30 @@ from sinergi.natsserver import NatsServer
 POSTGRES_URL = os.environ.get("SINERGI_TEST_DATABASE_URL", "")
 
 SettingsFor = Callable[..., Settings]
+
+WATCHDOG_SECONDS = 120.0
+
+
+@pytest.fixture(autouse=True)
+async def asyncio_watchdog() -> AsyncIterator[None]:
+    """If a test hangs, print where every task of its event loop is waiting (then it times out).
+
+    pytest-timeout shows only the threads, where a hung asyncio test is just `select()`.
+    """
+
+    async def watch() -> None:
+        await asyncio.sleep(WATCHDOG_SECONDS)
+        report = io.StringIO()
+        for task in asyncio.all_tasks():
+            print(f"--- {task.get_name()}", file=report)
+            task.print_stack(file=report)
+        print(f"asyncio tasks after {WATCHDOG_SECONDS}s:\n{report.getvalue()}", file=sys.stderr)
+
+    watchdog = asyncio.create_task(watch(), name="watchdog")
+    yield
+    watchdog.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watchdog
 
 
 @pytest.fixture
