@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from nats.js.api import PubAck
 from nats.js.client import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -166,12 +167,17 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            acks = [
-                await self._js.publish_async(
-                    row.subject, row.data, headers=self._traced(row.subject, row.headers)
-                )
-                for row in rows
-            ]
+            acks: list[asyncio.Future[PubAck]] = []
+            failure: BaseException | None = None
+            for row in rows:
+                try:
+                    headers = self._traced(row.subject, row.headers)
+                    acks.append(
+                        await self._js.publish_async(row.subject, row.data, headers=headers)
+                    )
+                except Exception as error:  # not connected: what was sent so far still counts
+                    failure = error
+                    break
             results = await asyncio.wait_for(
                 asyncio.gather(*acks, return_exceptions=True), self._ack_timeout
             )
@@ -179,6 +185,7 @@ class OutboxRelay:
             sent = 0
             for result in results:
                 if isinstance(result, BaseException):
+                    failure = failure or result
                     break
                 sent += 1
             if sent:
@@ -189,9 +196,8 @@ class OutboxRelay:
                     .values(published_at=datetime.now(UTC))
                 )
         self.published += sent
-        if sent < len(rows):
-            failed = next(r for r in results if isinstance(r, BaseException))
-            raise failed
+        if failure is not None:
+            raise failure
         return sent
 
     def _traced(self, subject: str, headers: dict[str, str]) -> dict[str, str]:
