@@ -32,7 +32,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.bench_event_log
+	$(BIN)/python -m benchmarks.event_log
 
 docs: $(STAMP)
 	$(BIN)/sinergi docs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, insert, select
@@ -15,7 +15,7 @@ from sinergi.consumer import Delivered
 
 
 async def fill_inboxes(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
-    rows = [asdict(item) for d in batch for item in inbox_items_for(d.envelope)]
+    rows = [vars(item) for d in batch for item in inbox_items_for(d.envelope)]
     if rows:
         await conn.execute(insert(inbox_items), rows)
 

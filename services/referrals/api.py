@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Json
 
 from services.referrals import handlers
 from sinergi.service import Runtime
@@ -20,7 +20,7 @@ class TimelineEntryView(BaseModel):
     source: str
     occurred_at: datetime
     trace_id: str | None
-    data: dict[str, Any]
+    data: Json[dict[str, Any]]
 
 
 class TimelinePage(BaseModel):

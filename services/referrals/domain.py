@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sinergi.consumer import Delivered
 
@@ -19,7 +18,7 @@ class TimelineEntry:
     subject: str
     occurred_at: datetime
     trace_id: str | None
-    data: dict[str, Any]
+    data: str  # the event's JSON, as it was published
 
 
 def trace_id_of(traceparent: str | None) -> str | None:
@@ -42,5 +41,5 @@ def timeline_entry(delivered: Delivered) -> TimelineEntry:
         subject=delivered.subject,
         occurred_at=attributes.time,
         trace_id=trace_id_of(attributes.traceparent),
-        data=event.model_dump(mode="json"),
+        data=delivered.envelope.data().decode(),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from uuid import UUID
 
 from sqlalchemy import insert, select
@@ -16,7 +15,8 @@ from sinergi.consumer import Delivered
 
 async def project_timeline(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
     """Append a batch of events to the timeline, in the transaction of the batch."""
-    await conn.execute(insert(timeline_entries), [asdict(timeline_entry(d)) for d in batch])
+    # vars(), not asdict(): asdict deep-copies each event's data and cost half the batch time.
+    await conn.execute(insert(timeline_entries), [vars(timeline_entry(d)) for d in batch])
 
 
 async def household_timeline(

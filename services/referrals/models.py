@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, Text
 
 from sinergi.tables import runtime_tables
 
@@ -20,6 +20,6 @@ timeline_entries = Table(
     Column("subject", String(255), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("trace_id", String(32), nullable=True),
-    Column("data", JSON, nullable=False),
+    Column("data", Text, nullable=False),
 )
 Index("ix_timeline_household_seq", timeline_entries.c.household_id, timeline_entries.c.stream_seq)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 14:05:57.771045
+Create Date: 2026-11-28 14:46:26.900488
 
 """
 from typing import Sequence, Union
@@ -51,7 +51,7 @@ def upgrade() -> None:
     sa.Column('subject', sa.String(length=255), nullable=False),
     sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('trace_id', sa.String(length=32), nullable=True),
-    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('data', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
     with op.batch_alter_table('timeline_entries', schema=None) as batch_op:
