@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sinergi import telemetry
 from sinergi.db import lock_for_relay
+from sinergi.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +128,7 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         failures = 0
@@ -149,8 +147,11 @@ class OutboxRelay:
                 await asyncio.sleep(delay)
                 continue
             if sent < self._batch_size:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+                # cancellation that stop() sends when it races the timeout, and stop() hangs.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+                    async with asyncio.timeout(self._poll_seconds):
+                        await self._wakeup.wait()
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were published."""
@@ -178,9 +179,8 @@ class OutboxRelay:
                 except Exception as error:  # not connected: what was sent so far still counts
                     failure = error
                     break
-            results = await asyncio.wait_for(
-                asyncio.gather(*acks, return_exceptions=True), self._ack_timeout
-            )
+            async with asyncio.timeout(self._ack_timeout):
+                results = await asyncio.gather(*acks, return_exceptions=True)
             # Only the prefix that the stream acknowledged counts, so order is kept on retry.
             sent = 0
             for result in results:
