@@ -5,14 +5,38 @@ An agency system needs only this package and nats-py to follow the events addres
 
 from sinergi_contracts.envelope import CloudEventHeaders, Envelope, EnvelopeError
 from sinergi_contracts.events import EVENT_TYPES, Event, event_class_for
-from sinergi_contracts.household import HouseholdRegistered
+from sinergi_contracts.household import (
+    ChildMeasured,
+    ChildStuntingDetected,
+    HouseholdAssessed,
+    HouseholdRegistered,
+    HouseholdReturned,
+    HouseholdSubmitted,
+    HouseholdVerified,
+    HouseholdVisited,
+    MemberAdded,
+    NikConflictDetected,
+    NikConflictResolved,
+    PovertyStatusChanged,
+)
 
 __all__ = [
     "EVENT_TYPES",
+    "ChildMeasured",
+    "ChildStuntingDetected",
     "CloudEventHeaders",
     "Envelope",
     "EnvelopeError",
     "Event",
+    "HouseholdAssessed",
     "HouseholdRegistered",
+    "HouseholdReturned",
+    "HouseholdSubmitted",
+    "HouseholdVerified",
+    "HouseholdVisited",
+    "MemberAdded",
+    "NikConflictDetected",
+    "NikConflictResolved",
+    "PovertyStatusChanged",
     "event_class_for",
 ]

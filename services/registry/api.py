@@ -2,97 +2,145 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import contextlib
+from collections.abc import Iterator
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, HTTPException, Query, status
 
-from services.registry import areas, handlers
-from services.registry.domain import DuplicateKK, Household
-from sinergi.errors import ProblemDetail, problem
+from services.registry import areas, domain, handlers, queries
+from services.registry.schemas import (
+    AddMember,
+    HouseholdDetailView,
+    HouseholdPage,
+    HouseholdView,
+    MemberView,
+    RecordVisit,
+    RegisterHousehold,
+    ResolveConflict,
+    ReturnToRt,
+)
+from sinergi.errors import FieldProblem, ProblemDetail, ValidationProblem, problem
 from sinergi.service import Runtime
 
-
-class RegisterHousehold(BaseModel):
-    """Pendaftaran rumah tangga oleh Ketua RT (a household registered by the head of the RT)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    no_kk: Annotated[str, Field(pattern=r"^\d{16}$", description="Nomor Kartu Keluarga, 16 digit")]
-    kelurahan_code: Annotated[str, Field(description="Kode Kemendagri, mis. 64.74.01.1003")]
-    rw: Annotated[int, Field(ge=1, le=99)]
-    rt: Annotated[int, Field(ge=1, le=99)]
-    address: Annotated[str, Field(min_length=3, max_length=500)]
-    head_name: Annotated[str, Field(min_length=2, max_length=200)]
-
-    @field_validator("kelurahan_code")
-    @classmethod
-    def _known_kelurahan(cls, code: str) -> str:
-        if areas.kelurahan(code) is None:
-            raise ValueError(
-                f"kelurahan {code!r} tidak ada di Kota Bontang (not a kelurahan of Kota Bontang)"
-            )
-        return code
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ProblemDetail},
+    409: {"model": ProblemDetail},
+    422: {"model": ValidationProblem},
+}
 
 
-class HouseholdView(BaseModel):
-    id: UUID
-    kelurahan_code: str
-    kelurahan_name: str
-    rw: int
-    rt: int
-    address: str
-    head_name: str
-    no_kk_masked: str = Field(description="No. KK, hanya 4 digit terakhir (last four digits)")
-    registered_at: datetime
-    version: int
-
-    @classmethod
-    def of(cls, household: Household) -> HouseholdView:
-        area = areas.kelurahan(household.kelurahan_code)
-        return cls(
-            id=household.id,
-            kelurahan_code=household.kelurahan_code,
-            kelurahan_name=area.name if area else household.kelurahan_code,
-            rw=household.rw,
-            rt=household.rt,
-            address=household.address,
-            head_name=household.head_name,
-            no_kk_masked="************" + household.no_kk[-4:],
-            registered_at=household.registered_at,
-            version=household.version,
+@contextlib.contextmanager
+def answers() -> Iterator[None]:
+    """Turn the registry's rule errors into 404, 409 or a 422 naming the field and the rule."""
+    try:
+        yield
+    except domain.NotFound as error:
+        raise problem(status.HTTP_404_NOT_FOUND, str(error)) from None
+    except domain.Conflict as error:
+        raise problem(status.HTTP_409_CONFLICT, str(error)) from None
+    except domain.FieldRejected as error:
+        body = ValidationProblem(
+            errors=[
+                FieldProblem(
+                    field=error.field,
+                    rule=error.rule,
+                    pesan=f"{error.field}: {error.pesan}",
+                    message=f"{error.field}: {error.message}",
+                )
+            ]
         )
+        raise HTTPException(422, detail=body.model_dump()) from None
 
 
 def routes(runtime: Runtime) -> APIRouter:
-    router = APIRouter(prefix="/households", tags=["rumah tangga (households)"])
+    router = APIRouter(tags=["rumah tangga (households)"], responses=PROBLEMS)
+    uow, engine = runtime.uow, runtime.engine
+
+    @router.post("/households", status_code=201, summary="Daftarkan rumah tangga")
+    async def register(body: RegisterHousehold) -> HouseholdView:
+        with answers():
+            return HouseholdView.of(await handlers.register_household(uow, **body.model_dump()))
+
+    @router.get("/households", summary="Daftar rumah tangga, disaring (filtered list)")
+    async def list_households(
+        kelurahan_code: str | None = None,
+        rw: Annotated[int | None, Query(ge=1)] = None,
+        rt: Annotated[int | None, Query(ge=1)] = None,
+        verification: domain.Verification | None = None,
+        poverty_status: str | None = None,
+        stunting: bool | None = None,
+        after: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> HouseholdPage:
+        where = queries.HouseholdFilter(
+            kelurahan_code=kelurahan_code,
+            rw=rw,
+            rt=rt,
+            verification=verification,
+            poverty_status=poverty_status,
+            stunting=stunting,
+        )
+        found = await queries.list_households(engine, where, after=after, limit=limit)
+        return HouseholdPage(
+            items=[HouseholdView.of(h) for h in found],
+            next_after=str(found[-1].id) if len(found) == limit else None,
+        )
+
+    @router.get("/households/{household_id}", summary="Rincian rumah tangga (detail)")
+    async def read(household_id: UUID) -> HouseholdDetailView:
+        with answers():
+            detail = await queries.household_detail(engine, household_id)
+        return HouseholdDetailView(
+            **HouseholdView.of(detail.household).model_dump(),
+            members=[MemberView.of(m) for m in detail.members],
+            open_conflicts=detail.open_conflicts,
+        )
+
+    @router.post("/households/{household_id}/members", status_code=201, summary="Tambah anggota")
+    async def add_member(household_id: UUID, body: AddMember) -> MemberView:
+        with answers():
+            return MemberView.of(await handlers.add_member(uow, household_id, **body.model_dump()))
+
+    @router.post("/households/{household_id}/submit", summary="RT mengirim untuk verifikasi")
+    async def submit(household_id: UUID) -> HouseholdView:
+        with answers():
+            return HouseholdView.of(await handlers.submit(uow, household_id))
+
+    @router.post("/households/{household_id}/verify", summary="Kelurahan memverifikasi")
+    async def verify(household_id: UUID) -> HouseholdView:
+        with answers():
+            return HouseholdView.of(await handlers.verify(uow, household_id))
+
+    @router.post("/households/{household_id}/return", summary="Kelurahan mengembalikan ke RT")
+    async def return_to_rt(household_id: UUID, body: ReturnToRt) -> HouseholdView:
+        with answers():
+            return HouseholdView.of(await handlers.return_to_rt(uow, household_id, note=body.note))
 
     @router.post(
-        "",
-        status_code=status.HTTP_201_CREATED,
-        summary="Daftarkan rumah tangga (register a household)",
-        responses={409: {"model": ProblemDetail}},
+        "/nik-conflicts/{conflict_id}/resolve",
+        status_code=204,
+        summary="Selesaikan konflik NIK (resolve a NIK conflict)",
     )
-    async def register(body: RegisterHousehold) -> HouseholdView:
-        try:
-            household = await handlers.register_household(runtime.uow, **body.model_dump())
-        except DuplicateKK as duplicate:
-            raise problem(status.HTTP_409_CONFLICT, str(duplicate)) from None
-        return HouseholdView.of(household)
-
-    @router.get(
-        "/{household_id}",
-        summary="Lihat rumah tangga (read a household)",
-        responses={404: {"model": ProblemDetail}},
-    )
-    async def read(household_id: UUID) -> HouseholdView:
-        household = await handlers.get_household(runtime.engine, household_id)
-        if household is None:
-            raise problem(
-                status.HTTP_404_NOT_FOUND, "Rumah tangga tidak ditemukan (household not found)"
+    async def resolve(conflict_id: UUID, body: ResolveConflict) -> None:
+        with answers():
+            await handlers.resolve_conflict(
+                uow, conflict_id, remove_member=body.remove_member, note=body.note
             )
-        return HouseholdView.of(household)
+
+    @router.post(
+        "/households/{household_id}/visits",
+        status_code=201,
+        summary='Catat kunjungan "Tengok Tetangga"',
+    )
+    async def visit(household_id: UUID, body: RecordVisit) -> dict[str, UUID]:
+        with answers():
+            visit_id = await handlers.record_visit(uow, household_id, **body.model_dump())
+        return {"id": visit_id}
+
+    @router.get("/areas", tags=["wilayah (areas)"], summary="Pohon wilayah Kota Bontang")
+    async def area_tree() -> list[areas.AreaNode]:
+        return areas.tree()
 
     return router

@@ -37,3 +37,24 @@ def areas() -> dict[str, Area]:
 def kelurahan(code: str) -> Area | None:
     area = areas().get(code)
     return area if area and area.level == "kelurahan" else None
+
+
+@dataclass(frozen=True)
+class AreaNode:
+    """One area with the areas inside it (kota → kecamatan → kelurahan)."""
+
+    code: str
+    level: str
+    name: str
+    priority: bool
+    children: list[AreaNode]
+
+
+def tree() -> list[AreaNode]:
+    children: dict[str, list[AreaNode]] = {}
+    for area in sorted(areas().values(), key=lambda a: (len(a.code), a.code), reverse=True):
+        node = AreaNode(
+            area.code, area.level, area.name, area.priority, children.get(area.code, [])
+        )
+        children.setdefault(area.parent, []).insert(0, node)
+    return [n for n in children.get("64", [])]

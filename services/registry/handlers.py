@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import UTC, datetime
-from uuid import UUID
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from uuid import UUID, uuid4
 
-from sinergi_contracts import Envelope
-from sqlalchemy import insert, select
+from sinergi_contracts import (
+    Envelope,
+    HouseholdVisited,
+    NikConflictDetected,
+    NikConflictResolved,
+)
+from sinergi_contracts.household import RegistryEvent
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.registry import domain
-from services.registry.models import households
-from sinergi.outbox import UnitOfWork
+from services.registry import domain, store
+from services.registry.domain import Household, Member, NotFound, Relation, Sex
+from services.registry.models import kk_history, members, nik_conflicts, visits
+from sinergi.outbox import Transaction, UnitOfWork
 
 SOURCE = "/sinergi/registry"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _publish(tx: Transaction, *events: RegistryEvent) -> None:
+    tx.publish(*(Envelope.wrap(event, source=SOURCE) for event in events))
 
 
 async def register_household(
@@ -27,7 +41,8 @@ async def register_household(
     rt: int,
     address: str,
     head_name: str,
-) -> domain.Household:
+) -> Household:
+    now = _now()
     household, event = domain.register_household(
         no_kk=no_kk,
         kelurahan_code=kelurahan_code,
@@ -35,27 +50,209 @@ async def register_household(
         rt=rt,
         address=address,
         head_name=head_name,
-        now=datetime.now(UTC),
+        now=now,
     )
     try:
         async with uow.begin() as tx:
-            taken = await tx.conn.scalar(select(households.c.id).where(households.c.no_kk == no_kk))
-            if taken:
-                raise domain.DuplicateKK(no_kk)
-            row = asdict(household) | {"id": str(household.id)}
-            await tx.conn.execute(insert(households).values(**row))
-            tx.publish(Envelope.wrap(event, source=SOURCE))
+            await store.insert_household(tx.conn, household)
+            await tx.conn.execute(
+                insert(kk_history).values(
+                    household_id=str(household.id), no_kk=no_kk, valid_from=now, reason="daftar"
+                )
+            )
+            _publish(tx, event)
     except IntegrityError:
-        # Another request registered the same KK between our check and our insert.
+        # The unique No. KK: also catches two RTs registering the same card at once.
         raise domain.DuplicateKK(no_kk) from None
     return household
 
 
-async def get_household(engine: AsyncEngine, household_id: UUID) -> domain.Household | None:
-    async with engine.connect() as conn:
+async def add_member(
+    uow: UnitOfWork,
+    household_id: UUID,
+    *,
+    nik: str | None,
+    name: str,
+    sex: Sex,
+    birth_date: date,
+    relation: Relation,
+    occupation: str | None,
+    working: bool,
+    disability: bool,
+    pregnant: bool,
+    insist: bool,
+) -> Member:
+    async with uow.begin() as tx:
+        before = await store.load_household(tx.conn, household_id)
+        after, member, event = domain.add_member(
+            before,
+            nik=nik,
+            name=name,
+            sex=sex,
+            birth_date=birth_date,
+            relation=relation,
+            occupation=occupation,
+            working=working,
+            disability=disability,
+            pregnant=pregnant,
+            insist=insist,
+            now=_now(),
+        )
+        await store.save_household(tx.conn, before, after)
+        await store.insert_member(tx.conn, member)
+        _publish(tx, event)
+        if member.nik:
+            await _record_nik_conflicts(tx, member)
+    return member
+
+
+async def _record_nik_conflicts(tx: Transaction, member: Member) -> None:
+    """The same NIK in two households blocks both from verification until resolved."""
+    assert member.nik is not None
+    others = await store.households_with_nik(
+        tx.conn, member.nik, except_household=member.household_id
+    )
+    for other_household, _ in others:
+        conflict_id = uuid4()
+        await tx.conn.execute(
+            insert(nik_conflicts).values(
+                id=str(conflict_id),
+                nik=member.nik,
+                household_id=str(member.household_id),
+                member_id=str(member.id),
+                other_household_id=str(other_household),
+                state="open",
+                detected_at=_now(),
+            )
+        )
+        for here, there in (
+            (member.household_id, other_household),
+            (other_household, member.household_id),
+        ):
+            _publish(
+                tx,
+                NikConflictDetected(
+                    household_id=here,
+                    conflict_id=conflict_id,
+                    member_id=member.id,
+                    other_household_id=there,
+                    nik_last4=member.nik[-4:],
+                ),
+            )
+
+
+async def _verification_step(
+    uow: UnitOfWork,
+    household_id: UUID,
+    step: Callable[[Household, int], tuple[Household, RegistryEvent]],
+) -> Household:
+    async with uow.begin() as tx:
+        before = await store.load_household(tx.conn, household_id)
+        conflicts = await store.open_conflicts(tx.conn, household_id)
+        after, event = step(before, conflicts)
+        await store.save_household(tx.conn, before, after)
+        _publish(tx, event)
+    return after
+
+
+async def submit(uow: UnitOfWork, household_id: UUID) -> Household:
+    return await _verification_step(uow, household_id, lambda h, _: domain.submit(h))
+
+
+async def verify(uow: UnitOfWork, household_id: UUID) -> Household:
+    return await _verification_step(
+        uow, household_id, lambda h, conflicts: domain.verify(h, open_conflicts=conflicts)
+    )
+
+
+async def return_to_rt(uow: UnitOfWork, household_id: UUID, *, note: str) -> Household:
+    return await _verification_step(
+        uow, household_id, lambda h, _: domain.return_to_rt(h, note=note)
+    )
+
+
+async def resolve_conflict(
+    uow: UnitOfWork, conflict_id: UUID, *, remove_member: UUID, note: str
+) -> None:
+    """The officer decides which household the person really belongs to.
+
+    The member record in the other household is removed; both timelines show the decision.
+    """
+    async with uow.begin() as tx:
         row = (
-            await conn.execute(select(households).where(households.c.id == str(household_id)))
+            await tx.conn.execute(
+                select(nik_conflicts).where(
+                    nik_conflicts.c.id == str(conflict_id), nik_conflicts.c.state == "open"
+                )
+            )
         ).first()
-    if row is None:
-        return None
-    return domain.Household(**(row._asdict() | {"id": UUID(row.id)}))
+        if row is None:
+            raise NotFound("Konflik terbuka tidak ditemukan (open conflict not found)")
+        removed = (
+            await tx.conn.execute(
+                select(members.c.household_id).where(
+                    members.c.id == str(remove_member), members.c.nik == row.nik
+                )
+            )
+        ).scalar()
+        if removed is None:
+            raise domain.FieldRejected(
+                field="remove_member",
+                rule="not_in_conflict",
+                pesan="anggota itu tidak memegang NIK yang berkonflik",
+                message="that member does not hold the conflicting NIK",
+            )
+        await tx.conn.execute(delete(members).where(members.c.id == str(remove_member)))
+        await tx.conn.execute(
+            update(nik_conflicts)
+            .where(nik_conflicts.c.id == str(conflict_id))
+            .values(state="resolved", decision="member_removed", note=note, resolved_at=_now())
+        )
+        for household in {row.household_id, row.other_household_id}:
+            _publish(
+                tx,
+                NikConflictResolved(
+                    household_id=UUID(household),
+                    conflict_id=conflict_id,
+                    member_id=remove_member,
+                    decision="member_removed",
+                    note=note,
+                ),
+            )
+
+
+async def record_visit(
+    uow: UnitOfWork,
+    household_id: UUID,
+    *,
+    visited_on: date,
+    visitor: str,
+    note: str,
+    observations: list[str],
+) -> UUID:
+    visit_id = uuid4()
+    async with uow.begin() as tx:
+        await store.load_household(tx.conn, household_id)
+        await tx.conn.execute(
+            insert(visits).values(
+                id=str(visit_id),
+                household_id=str(household_id),
+                visited_on=visited_on,
+                visitor=visitor,
+                note=note,
+                observations=observations,
+                recorded_at=_now(),
+            )
+        )
+        _publish(
+            tx,
+            HouseholdVisited(
+                household_id=household_id,
+                visit_id=visit_id,
+                visited_on=visited_on,
+                visitor=visitor,
+                note=note,
+                observations=observations,
+            ),
+        )
+    return visit_id

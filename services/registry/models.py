@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from sinergi.tables import runtime_tables
 
@@ -14,11 +28,107 @@ households = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("no_kk", String(16), nullable=False, unique=True),
-    Column("kelurahan_code", String(16), nullable=False, index=True),
+    Column("kelurahan_code", String(16), nullable=False),
     Column("rw", Integer, nullable=False),
     Column("rt", Integer, nullable=False),
     Column("address", Text, nullable=False),
     Column("head_name", String(200), nullable=False),
+    Column("verification", String(16), nullable=False),
+    Column("verification_note", Text, nullable=True),
+    Column("poverty_status", String(20), nullable=True),
+    Column("poverty_ruleset", String(80), nullable=True),
+    Column("stunted_children", Integer, nullable=False, server_default="0"),
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
+)
+Index("ix_households_area", households.c.kelurahan_code, households.c.rw, households.c.rt)
+
+kk_history = Table(
+    "kk_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("household_id", String(36), ForeignKey("households.id"), nullable=False, index=True),
+    Column("no_kk", String(16), nullable=False),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_to", DateTime(timezone=True), nullable=True),
+    Column("reason", String(40), nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("household_id", String(36), ForeignKey("households.id"), nullable=False, index=True),
+    Column("nik", String(16), nullable=True, index=True),
+    Column("name", String(200), nullable=False),
+    Column("sex", String(1), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("relation", String(20), nullable=False),
+    Column("occupation", String(100), nullable=True),
+    Column("working", Boolean, nullable=False),
+    Column("disability", Boolean, nullable=False),
+    Column("pregnant", Boolean, nullable=False),
+    Column("nik_warnings", JSON, nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+nik_conflicts = Table(
+    "nik_conflicts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("nik", String(16), nullable=False, index=True),
+    Column("household_id", String(36), ForeignKey("households.id"), nullable=False, index=True),
+    Column("member_id", String(36), nullable=False),
+    Column("other_household_id", String(36), nullable=False, index=True),
+    Column("state", String(10), nullable=False),
+    Column("decision", String(30), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+)
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("household_id", String(36), ForeignKey("households.id"), nullable=False, index=True),
+    Column("ruleset", String(80), nullable=False),
+    Column("answers", JSON, nullable=False),
+    Column("criteria_met", JSON, nullable=False),
+    Column("screening", String(80), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("dtsen_desil", Integer, nullable=True),
+    Column("dtsen_source", String(200), nullable=True),
+    Column("assessed_at", DateTime(timezone=True), nullable=False),
+)
+
+measurements = Table(
+    "measurements",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False, index=True),
+    Column("household_id", String(36), ForeignKey("households.id"), nullable=False, index=True),
+    Column("measured_on", Date, nullable=False),
+    Column("age_days", Integer, nullable=False),
+    Column("length_height_cm", Float, nullable=False),
+    Column("position", String(10), nullable=False),
+    Column("weight_kg", Float, nullable=True),
+    Column("hfa_z", Float, nullable=True),
+    Column("hfa_category", String(20), nullable=True),
+    Column("wfa_z", Float, nullable=True),
+    Column("wfa_category", String(40), nullable=True),
+    Column("outside_standard", Boolean, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+visits = Table(
+    "visits",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("household_id", String(36), ForeignKey("households.id"), nullable=False, index=True),
+    Column("visited_on", Date, nullable=False),
+    Column("visitor", String(200), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("observations", JSON, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )

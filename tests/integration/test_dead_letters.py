@@ -20,19 +20,20 @@ from tests.system import eventually, start_system
 pytestmark = pytest.mark.integration
 
 
-class HouseholdVisited(Event):
-    """An event type from a newer contract version than the consumers were started with."""
+class HouseholdVisitedV2(Event):
+    """A newer version of an event than the consumers were started with."""
 
     service: ClassVar[str] = "registry"
     name: ClassVar[str] = "household_visited"
+    version: ClassVar[int] = 2
     note: str
 
 
 @pytest.fixture
 def newer_contract() -> Iterator[type[Event]]:
-    """Registers HouseholdVisited for the test only (an upgrade of the consumers)."""
-    yield HouseholdVisited
-    EVENT_TYPES.pop(HouseholdVisited.ce_type(), None)
+    """Registers HouseholdVisitedV2 for the test only (an upgrade of the consumers)."""
+    yield HouseholdVisitedV2
+    EVENT_TYPES.pop(HouseholdVisitedV2.ce_type(), None)
 
 
 async def test_a_malformed_event_is_retried_then_dead_lettered_and_the_consumer_goes_on(
@@ -89,7 +90,7 @@ async def test_a_dead_letter_replayed_after_an_upgrade_reaches_only_the_consumer
         created = await system.registry.post("/households", json=household())
         household_id = created.json()["id"]
         visit = Envelope.wrap(
-            HouseholdVisited(household_id=household_id, note="Tengok Tetangga"),
+            HouseholdVisitedV2(household_id=household_id, note="Tengok Tetangga"),
             source="/sinergi/registry",
         )
         nc = await nats.connect(nats_server.url)
@@ -116,6 +117,6 @@ async def test_a_dead_letter_replayed_after_an_upgrade_reaches_only_the_consumer
     entries = timeline.json()["entries"]
     assert [e["type"] for e in entries] == [
         HouseholdRegistered.ce_type(),
-        HouseholdVisited.ce_type(),
+        HouseholdVisitedV2.ce_type(),
     ]
     assert entries[1]["event_id"] == visit.id

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 14:05:57.748369
+Create Date: 2026-11-28 14:57:20.696831
 
 """
 from typing import Sequence, Union
@@ -29,13 +29,18 @@ def upgrade() -> None:
     sa.Column('rt', sa.Integer(), nullable=False),
     sa.Column('address', sa.Text(), nullable=False),
     sa.Column('head_name', sa.String(length=200), nullable=False),
+    sa.Column('verification', sa.String(length=16), nullable=False),
+    sa.Column('verification_note', sa.Text(), nullable=True),
+    sa.Column('poverty_status', sa.String(length=20), nullable=True),
+    sa.Column('poverty_ruleset', sa.String(length=80), nullable=True),
+    sa.Column('stunted_children', sa.Integer(), server_default='0', nullable=False),
     sa.Column('registered_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('no_kk')
     )
     with op.batch_alter_table('households', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_households_kelurahan_code'), ['kelurahan_code'], unique=False)
+        batch_op.create_index('ix_households_area', ['kelurahan_code', 'rw', 'rt'], unique=False)
 
     op.create_table('outbox',
     sa.Column('position', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -58,19 +63,154 @@ def upgrade() -> None:
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('consumer', 'event_id')
     )
+    op.create_table('assessments',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('household_id', sa.String(length=36), nullable=False),
+    sa.Column('ruleset', sa.String(length=80), nullable=False),
+    sa.Column('answers', sa.JSON(), nullable=False),
+    sa.Column('criteria_met', sa.JSON(), nullable=False),
+    sa.Column('screening', sa.String(length=80), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('dtsen_desil', sa.Integer(), nullable=True),
+    sa.Column('dtsen_source', sa.String(length=200), nullable=True),
+    sa.Column('assessed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['household_id'], ['households.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('assessments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_assessments_household_id'), ['household_id'], unique=False)
+
+    op.create_table('kk_history',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('household_id', sa.String(length=36), nullable=False),
+    sa.Column('no_kk', sa.String(length=16), nullable=False),
+    sa.Column('valid_from', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('valid_to', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reason', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['household_id'], ['households.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('kk_history', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_kk_history_household_id'), ['household_id'], unique=False)
+
+    op.create_table('members',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('household_id', sa.String(length=36), nullable=False),
+    sa.Column('nik', sa.String(length=16), nullable=True),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('sex', sa.String(length=1), nullable=False),
+    sa.Column('birth_date', sa.Date(), nullable=False),
+    sa.Column('relation', sa.String(length=20), nullable=False),
+    sa.Column('occupation', sa.String(length=100), nullable=True),
+    sa.Column('working', sa.Boolean(), nullable=False),
+    sa.Column('disability', sa.Boolean(), nullable=False),
+    sa.Column('pregnant', sa.Boolean(), nullable=False),
+    sa.Column('nik_warnings', sa.JSON(), nullable=False),
+    sa.Column('added_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['household_id'], ['households.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_members_household_id'), ['household_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_members_nik'), ['nik'], unique=False)
+
+    op.create_table('nik_conflicts',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('nik', sa.String(length=16), nullable=False),
+    sa.Column('household_id', sa.String(length=36), nullable=False),
+    sa.Column('member_id', sa.String(length=36), nullable=False),
+    sa.Column('other_household_id', sa.String(length=36), nullable=False),
+    sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('decision', sa.String(length=30), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('detected_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['household_id'], ['households.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('nik_conflicts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_nik_conflicts_household_id'), ['household_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_nik_conflicts_nik'), ['nik'], unique=False)
+        batch_op.create_index(batch_op.f('ix_nik_conflicts_other_household_id'), ['other_household_id'], unique=False)
+
+    op.create_table('visits',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('household_id', sa.String(length=36), nullable=False),
+    sa.Column('visited_on', sa.Date(), nullable=False),
+    sa.Column('visitor', sa.String(length=200), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('observations', sa.JSON(), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['household_id'], ['households.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('visits', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_visits_household_id'), ['household_id'], unique=False)
+
+    op.create_table('measurements',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('member_id', sa.String(length=36), nullable=False),
+    sa.Column('household_id', sa.String(length=36), nullable=False),
+    sa.Column('measured_on', sa.Date(), nullable=False),
+    sa.Column('age_days', sa.Integer(), nullable=False),
+    sa.Column('length_height_cm', sa.Float(), nullable=False),
+    sa.Column('position', sa.String(length=10), nullable=False),
+    sa.Column('weight_kg', sa.Float(), nullable=True),
+    sa.Column('hfa_z', sa.Float(), nullable=True),
+    sa.Column('hfa_category', sa.String(length=20), nullable=True),
+    sa.Column('wfa_z', sa.Float(), nullable=True),
+    sa.Column('wfa_category', sa.String(length=40), nullable=True),
+    sa.Column('outside_standard', sa.Boolean(), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['household_id'], ['households.id'], ),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('measurements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_measurements_household_id'), ['household_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_measurements_member_id'), ['member_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('measurements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_measurements_member_id'))
+        batch_op.drop_index(batch_op.f('ix_measurements_household_id'))
+
+    op.drop_table('measurements')
+    with op.batch_alter_table('visits', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_visits_household_id'))
+
+    op.drop_table('visits')
+    with op.batch_alter_table('nik_conflicts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_nik_conflicts_other_household_id'))
+        batch_op.drop_index(batch_op.f('ix_nik_conflicts_nik'))
+        batch_op.drop_index(batch_op.f('ix_nik_conflicts_household_id'))
+
+    op.drop_table('nik_conflicts')
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_members_nik'))
+        batch_op.drop_index(batch_op.f('ix_members_household_id'))
+
+    op.drop_table('members')
+    with op.batch_alter_table('kk_history', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_kk_history_household_id'))
+
+    op.drop_table('kk_history')
+    with op.batch_alter_table('assessments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_assessments_household_id'))
+
+    op.drop_table('assessments')
     op.drop_table('processed_events')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_unpublished', postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
 
     op.drop_table('outbox')
     with op.batch_alter_table('households', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_households_kelurahan_code'))
+        batch_op.drop_index('ix_households_area')
 
     op.drop_table('households')
     # ### end Alembic commands ###

@@ -1,0 +1,87 @@
+"""What the registry answers: households by area and state, and one household in full."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.registry import store
+from services.registry.domain import Household, Member
+from services.registry.models import households, nik_conflicts
+
+
+@dataclass(frozen=True)
+class HouseholdFilter:
+    kelurahan_code: str | None = None
+    rw: int | None = None
+    rt: int | None = None
+    verification: str | None = None
+    poverty_status: str | None = None
+    stunting: bool | None = None
+
+
+@dataclass(frozen=True)
+class HouseholdDetail:
+    household: Household
+    members: list[Member]
+    open_conflicts: list[dict[str, Any]]
+
+
+def _filtered(query: Select[Any], where: HouseholdFilter) -> Select[Any]:
+    c = households.c
+    conditions = [
+        (where.kelurahan_code, c.kelurahan_code),
+        (where.rw, c.rw),
+        (where.rt, c.rt),
+        (where.verification, c.verification),
+        (where.poverty_status, c.poverty_status),
+    ]
+    for value, column in conditions:
+        if value is not None:
+            query = query.where(column == value)
+    if where.stunting is not None:
+        query = query.where(c.stunted_children > 0 if where.stunting else c.stunted_children == 0)
+    return query
+
+
+async def list_households(
+    engine: AsyncEngine, where: HouseholdFilter, *, after: str | None, limit: int
+) -> list[Household]:
+    """A page ordered by id; `after` is the last id of the previous page (keyset paging)."""
+    query = _filtered(select(households), where).order_by(households.c.id).limit(limit)
+    if after:
+        query = query.where(households.c.id > after)
+    async with engine.connect() as conn:
+        rows = await conn.execute(query)
+        return [Household(**(row._asdict() | {"id": UUID(row.id)})) for row in rows]
+
+
+async def household_detail(engine: AsyncEngine, household_id: UUID) -> HouseholdDetail:
+    async with engine.connect() as conn:
+        household = await store.load_household(conn, household_id)
+        people = await store.household_members(conn, household_id)
+        key = str(household_id)
+        conflicts = await conn.execute(
+            select(
+                nik_conflicts.c.id,
+                nik_conflicts.c.member_id,
+                nik_conflicts.c.household_id,
+                nik_conflicts.c.other_household_id,
+                nik_conflicts.c.detected_at,
+            ).where(
+                nik_conflicts.c.state == "open",
+                or_(
+                    nik_conflicts.c.household_id == key,
+                    nik_conflicts.c.other_household_id == key,
+                ),
+            )
+        )
+        return HouseholdDetail(
+            household=household,
+            members=people,
+            open_conflicts=[row._asdict() for row in conflicts],
+        )

@@ -1,0 +1,187 @@
+"""Request and response bodies of the registry's HTTP API (with Indonesian examples)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.registry import areas
+from services.registry.domain import Household, Member, Relation, Sex, Verification
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RegisterHousehold(Command):
+    """Pendaftaran rumah tangga oleh Ketua RT (a household registered by the head of the RT)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "no_kk": "6474010101200001",
+                    "kelurahan_code": "64.74.01.1003",
+                    "rw": 3,
+                    "rt": 12,
+                    "address": "Jl. Pupuk Raya Gg. Mawar No. 7",
+                    "head_name": "Siti Aminah",
+                }
+            ]
+        }
+    )
+
+    no_kk: Annotated[str, Field(pattern=r"^\d{16}$", description="Nomor Kartu Keluarga, 16 digit")]
+    kelurahan_code: Annotated[str, Field(description="Kode Kemendagri, mis. 64.74.01.1003")]
+    rw: Annotated[int, Field(ge=1, le=99)]
+    rt: Annotated[int, Field(ge=1, le=99)]
+    address: Annotated[str, Field(min_length=3, max_length=500)]
+    head_name: Annotated[str, Field(min_length=2, max_length=200)]
+
+    @field_validator("kelurahan_code")
+    @classmethod
+    def _known_kelurahan(cls, code: str) -> str:
+        if areas.kelurahan(code) is None:
+            raise ValueError(
+                f"kelurahan {code!r} tidak ada di Kota Bontang (not a kelurahan of Kota Bontang)"
+            )
+        return code
+
+
+class AddMember(Command):
+    """Anggota rumah tangga (a household member)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "nik": "6474014505900001",
+                    "name": "Siti Aminah",
+                    "sex": "P",
+                    "birth_date": "1990-05-05",
+                    "relation": "kepala",
+                    "occupation": "pedagang",
+                    "working": True,
+                }
+            ]
+        }
+    )
+
+    nik: Annotated[str | None, Field(description="NIK 16 digit; kosongkan bila belum ada")] = None
+    name: Annotated[str, Field(min_length=2, max_length=200)]
+    sex: Sex
+    birth_date: date
+    relation: Relation
+    occupation: Annotated[str | None, Field(max_length=100)] = None
+    working: bool = False
+    disability: bool = False
+    pregnant: bool = False
+    insist: bool = Field(
+        default=False,
+        description="RT menegaskan data ini walau NIK tidak cocok jenis kelamin/tanggal lahir",
+    )
+
+
+class ReturnToRt(Command):
+    note: Annotated[str, Field(min_length=3, max_length=2000, description="Catatan untuk RT")]
+
+
+class ResolveConflict(Command):
+    remove_member: UUID = Field(description="Anggota yang dihapus (yang bukan tempatnya)")
+    note: Annotated[str, Field(min_length=3, max_length=2000)]
+
+
+class RecordVisit(Command):
+    """Kunjungan "Tengok Tetangga"."""
+
+    visited_on: date
+    visitor: Annotated[str, Field(min_length=2, max_length=200)]
+    note: Annotated[str, Field(min_length=3, max_length=2000)]
+    observations: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list)
+
+
+def mask(value: str | None) -> str | None:
+    """NIK and No. KK show only their last four digits (UU PDP: minimisation)."""
+    return None if value is None else "*" * (len(value) - 4) + value[-4:]
+
+
+class MemberView(BaseModel):
+    id: UUID
+    nik_masked: str | None
+    name: str
+    sex: Sex
+    birth_date: date
+    relation: str
+    occupation: str | None
+    working: bool
+    disability: bool
+    pregnant: bool
+    nik_warnings: list[str]
+
+    @classmethod
+    def of(cls, member: Member) -> MemberView:
+        return cls(
+            id=member.id,
+            nik_masked=mask(member.nik),
+            name=member.name,
+            sex=member.sex,
+            birth_date=member.birth_date,
+            relation=member.relation,
+            occupation=member.occupation,
+            working=member.working,
+            disability=member.disability,
+            pregnant=member.pregnant,
+            nik_warnings=list(member.nik_warnings),
+        )
+
+
+class HouseholdView(BaseModel):
+    id: UUID
+    kelurahan_code: str
+    kelurahan_name: str
+    rw: int
+    rt: int
+    address: str
+    head_name: str
+    no_kk_masked: str = Field(description="No. KK, hanya 4 digit terakhir (last four digits)")
+    verification: Verification
+    verification_note: str | None
+    poverty_status: str | None
+    poverty_ruleset: str | None
+    stunted_children: int
+    registered_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, household: Household) -> HouseholdView:
+        area = areas.kelurahan(household.kelurahan_code)
+        return cls(
+            id=household.id,
+            kelurahan_code=household.kelurahan_code,
+            kelurahan_name=area.name if area else household.kelurahan_code,
+            rw=household.rw,
+            rt=household.rt,
+            address=household.address,
+            head_name=household.head_name,
+            no_kk_masked=mask(household.no_kk) or "",
+            verification=household.verification,
+            verification_note=household.verification_note,
+            poverty_status=household.poverty_status,
+            poverty_ruleset=household.poverty_ruleset,
+            stunted_children=household.stunted_children,
+            registered_at=household.registered_at,
+            version=household.version,
+        )
+
+
+class HouseholdDetailView(HouseholdView):
+    members: list[MemberView]
+    open_conflicts: list[dict[str, Any]]
+
+
+class HouseholdPage(BaseModel):
+    items: list[HouseholdView]
+    next_after: str | None = Field(description="Kirim sebagai `after` untuk halaman berikutnya")

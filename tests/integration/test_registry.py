@@ -1,0 +1,224 @@
+"""The household registry over HTTP: members, NIK checks, verification, conflicts, visits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sinergi_contracts import (
+    HouseholdRegistered,
+    HouseholdReturned,
+    HouseholdSubmitted,
+    HouseholdVerified,
+    HouseholdVisited,
+    MemberAdded,
+    NikConflictDetected,
+    NikConflictResolved,
+)
+
+from tests.integration.test_slice import household
+from tests.system import eventually, start_system
+
+pytestmark = pytest.mark.integration
+
+SITI = "6474014505900001"  # woman, 5 May 1990, Bontang Utara
+BUDI = "6474010112850002"  # man, 1 December 1985
+
+
+def member(nik: str | None = SITI, **changes: Any) -> dict[str, Any]:
+    return {
+        "nik": nik,
+        "name": "Siti Aminah",
+        "sex": "P",
+        "birth_date": "1990-05-05",
+        "relation": "kepala",
+        "occupation": "pedagang",
+        "working": True,
+    } | changes
+
+
+async def registered(client: httpx.AsyncClient, no_kk: str = "6474010101200001") -> str:
+    response = await client.post("/households", json=household(no_kk=no_kk))
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def test_a_member_with_a_valid_nik_is_added_and_shown_masked(settings_for: Any) -> None:
+    async with start_system(settings_for, services=("registry",)) as system:
+        household_id = await registered(system.registry)
+        added = await system.registry.post(f"/households/{household_id}/members", json=member())
+        assert added.status_code == 201, added.text
+        detail = (await system.registry.get(f"/households/{household_id}")).json()
+    assert added.json()["nik_masked"] == "************0001"
+    assert [m["name"] for m in detail["members"]] == ["Siti Aminah"]
+    assert SITI not in str(detail)
+
+
+@pytest.mark.parametrize(
+    ("nik", "changes", "rule"),
+    [
+        ("647401450590001", {}, "nik_length"),
+        ("64740145059000A1", {}, "nik_digits"),
+        ("6499014505900001", {}, "nik_region"),
+        ("6474013102900001", {}, "nik_date"),
+        (SITI, {"sex": "L"}, "nik_sex"),
+        (SITI, {"birth_date": "1991-05-05"}, "nik_birth_date"),
+    ],
+)
+async def test_a_nik_that_breaks_a_rule_gets_a_422_naming_it(
+    settings_for: Any, nik: str, changes: dict[str, Any], rule: str
+) -> None:
+    async with start_system(settings_for, services=("registry",)) as system:
+        household_id = await registered(system.registry)
+        response = await system.registry.post(
+            f"/households/{household_id}/members", json=member(nik, **changes)
+        )
+    assert response.status_code == 422, response.text
+    problem = response.json()["errors"][0]
+    assert (problem["field"], problem["rule"]) == ("nik", rule)
+    assert problem["pesan"].startswith("nik: ")
+
+
+async def test_the_rt_may_insist_on_a_mismatch_which_is_recorded_as_a_warning(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for, services=("registry",)) as system:
+        household_id = await registered(system.registry)
+        response = await system.registry.post(
+            f"/households/{household_id}/members",
+            json=member(SITI, birth_date="1991-05-05", insist=True),
+        )
+    assert response.status_code == 201, response.text
+    assert response.json()["nik_warnings"] == ["birth_date"]
+
+
+async def test_verification_goes_from_rt_to_kelurahan_and_every_step_is_on_the_timeline(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for) as system:
+        registry = system.registry
+        household_id = await registered(registry)
+        await registry.post(f"/households/{household_id}/members", json=member())
+        early = await registry.post(f"/households/{household_id}/verify")
+        assert early.status_code == 409
+        assert "submitted" in early.json()["message"]
+
+        assert (await registry.post(f"/households/{household_id}/submit")).status_code == 200
+        locked = await registry.post(
+            f"/households/{household_id}/members",
+            json=member(BUDI, name="Budi", sex="L", birth_date="1985-12-01", relation="suami"),
+        )
+        assert locked.status_code == 409
+        returned = await registry.post(
+            f"/households/{household_id}/return", json={"note": "Alamat kurang lengkap"}
+        )
+        assert returned.json()["verification"] == "returned"
+        assert returned.json()["verification_note"] == "Alamat kurang lengkap"
+        await registry.post(f"/households/{household_id}/submit")
+        verified = await registry.post(f"/households/{household_id}/verify")
+        assert verified.json()["verification"] == "verified"
+
+        listed = await registry.get("/households", params={"verification": "verified"})
+        assert [h["id"] for h in listed.json()["items"]] == [household_id]
+
+        timeline = await eventually(
+            lambda: system.referrals.get(f"/households/{household_id}/timeline"),
+            lambda r: len(r.json()["entries"]) == 6,
+        )
+    assert [e["type"] for e in timeline.json()["entries"]] == [
+        HouseholdRegistered.ce_type(),
+        MemberAdded.ce_type(),
+        HouseholdSubmitted.ce_type(),
+        HouseholdReturned.ce_type(),
+        HouseholdSubmitted.ce_type(),
+        HouseholdVerified.ce_type(),
+    ]
+
+
+async def test_the_same_nik_in_two_households_blocks_verification_until_resolved(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for) as system:
+        registry = system.registry
+        first = await registered(registry, "6474010101200001")
+        second = await registered(registry, "6474010101200002")
+        await registry.post(f"/households/{first}/members", json=member())
+        moved = await registry.post(f"/households/{second}/members", json=member())
+        assert moved.status_code == 201
+        for household_id in (first, second):
+            await registry.post(f"/households/{household_id}/submit")
+            blocked = await registry.post(f"/households/{household_id}/verify")
+            assert blocked.status_code == 409
+            assert "konflik NIK" in blocked.json()["pesan"]
+
+        conflicts = (await registry.get(f"/households/{second}")).json()["open_conflicts"]
+        assert len(conflicts) == 1
+        resolved = await registry.post(
+            f"/nik-conflicts/{conflicts[0]['id']}/resolve",
+            json={"remove_member": moved.json()["id"], "note": "Sudah pindah ke KK pertama"},
+        )
+        assert resolved.status_code == 204, resolved.text
+        for household_id in (first, second):
+            verified = await registry.post(f"/households/{household_id}/verify")
+            assert verified.status_code == 200, verified.text
+        remaining = (await registry.get(f"/households/{second}")).json()["members"]
+        assert remaining == []
+
+        timeline = await eventually(
+            lambda: system.referrals.get(f"/households/{first}/timeline"),
+            lambda r: len(r.json()["entries"]) == 6,
+        )
+    types = [e["type"] for e in timeline.json()["entries"]]
+    assert NikConflictDetected.ce_type() in types
+    assert NikConflictResolved.ce_type() in types
+    assert "6474014505900001" not in timeline.text
+
+
+async def test_a_tengok_tetangga_visit_is_recorded_on_the_timeline(settings_for: Any) -> None:
+    async with start_system(settings_for) as system:
+        household_id = await registered(system.registry)
+        response = await system.registry.post(
+            f"/households/{household_id}/visits",
+            json={
+                "visited_on": "2026-11-27",
+                "visitor": "Pak RT 12",
+                "note": "Atap bocor, anak kedua belum sekolah",
+                "observations": ["atap_bocor", "anak_putus_sekolah"],
+            },
+        )
+        assert response.status_code == 201
+        timeline = await eventually(
+            lambda: system.referrals.get(f"/households/{household_id}/timeline"),
+            lambda r: len(r.json()["entries"]) == 2,
+        )
+    visit = timeline.json()["entries"][1]
+    assert visit["type"] == HouseholdVisited.ce_type()
+    assert visit["data"]["observations"] == ["atap_bocor", "anak_putus_sekolah"]
+
+
+async def test_the_area_tree_has_the_three_kecamatan_and_the_four_priority_kelurahan(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for, services=("registry",)) as system:
+        tree = (await system.registry.get("/areas")).json()
+    kota = tree[0]
+    assert kota["name"] == "Kota Bontang"
+    assert [k["name"] for k in kota["children"]] == [
+        "Bontang Utara",
+        "Bontang Selatan",
+        "Bontang Barat",
+    ]
+    priority = {
+        kel["name"] for kec in kota["children"] for kel in kec["children"] if kel["priority"]
+    }
+    assert priority == {"Lok Tuan", "Api-Api", "Tanjung Laut", "Tanjung Laut Indah"}
+
+
+async def test_an_unknown_household_is_a_404_in_indonesian(settings_for: Any) -> None:
+    async with start_system(settings_for, services=("registry",)) as system:
+        response = await system.registry.post(
+            "/households/00000000-0000-0000-0000-000000000000/members", json=member()
+        )
+    assert response.status_code == 404
+    assert response.json()["pesan"] == "Rumah tangga tidak ditemukan"
