@@ -15,7 +15,9 @@ from services.registry.schemas import (
     HouseholdDetailView,
     HouseholdPage,
     HouseholdView,
+    MeasurementView,
     MemberView,
+    RecordMeasurement,
     RecordVisit,
     RegisterHousehold,
     ResolveConflict,
@@ -138,6 +140,20 @@ def routes(runtime: Runtime) -> APIRouter:
         with answers():
             visit_id = await handlers.record_visit(uow, household_id, **body.model_dump())
         return {"id": visit_id}
+
+    @router.post(
+        "/households/{household_id}/members/{member_id}/measurements",
+        status_code=201,
+        summary="Catat pengukuran anak (record a child measurement)",
+    )
+    async def measure(
+        household_id: UUID, member_id: UUID, body: RecordMeasurement
+    ) -> MeasurementView:
+        with answers():
+            measurement_id, result = await handlers.record_measurement(
+                uow, household_id, member_id, **body.model_dump()
+            )
+        return MeasurementView.of(measurement_id, result)
 
     @router.get("/areas", tags=["wilayah (areas)"], summary="Pohon wilayah Kota Bontang")
     async def area_tree() -> list[areas.AreaNode]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from uuid import UUID, uuid4
 
 from sinergi_contracts import (
+    ChildMeasured,
+    ChildStuntingDetected,
     Envelope,
     HouseholdVisited,
     NikConflictDetected,
@@ -18,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from services.registry import domain, store
 from services.registry.domain import Household, Member, NotFound, Relation, Sex
-from services.registry.models import kk_history, members, nik_conflicts, visits
+from services.registry.growth import GrowthAssessment, GrowthInputError, Position, assess_growth
+from services.registry.models import kk_history, measurements, members, nik_conflicts, visits
 from sinergi.outbox import Transaction, UnitOfWork
 
 SOURCE = "/sinergi/registry"
@@ -256,3 +260,88 @@ async def record_visit(
             ),
         )
     return visit_id
+
+
+async def record_measurement(
+    uow: UnitOfWork,
+    household_id: UUID,
+    member_id: UUID,
+    *,
+    measured_on: date,
+    length_height_cm: float,
+    position: Position,
+    weight_kg: float | None,
+) -> tuple[UUID, GrowthAssessment]:
+    """A cadre's measurement; a child newly found stunted is announced for the Puskesmas."""
+    measurement_id = uuid4()
+    async with uow.begin() as tx:
+        before = await store.load_household(tx.conn, household_id)
+        child = await store.load_member(tx.conn, household_id, member_id)
+        try:
+            result = assess_growth(
+                sex=child.sex,
+                birth_date=child.birth_date,
+                measured_on=measured_on,
+                length_height_cm=length_height_cm,
+                position=position,
+                weight_kg=weight_kg,
+            )
+        except GrowthInputError as error:
+            raise domain.FieldRejected(
+                field=error.field, rule="implausible", pesan=error.pesan, message=error.message
+            ) from None
+        was_stunted = await store.latest_is_stunted(tx.conn, member_id)
+        await tx.conn.execute(
+            insert(measurements).values(
+                id=str(measurement_id),
+                member_id=str(member_id),
+                household_id=str(household_id),
+                measured_on=measured_on,
+                age_days=result.age_days,
+                length_height_cm=result.length_height_cm,
+                position=position,
+                weight_kg=weight_kg,
+                hfa_z=result.hfa_z,
+                hfa_category=result.hfa_category,
+                wfa_z=result.wfa_z,
+                wfa_category=result.wfa_category,
+                outside_standard=result.outside_standard,
+                recorded_at=_now(),
+            )
+        )
+        stunted = await store.stunted_children(tx.conn, household_id)
+        if stunted != before.stunted_children:
+            after = replace(before, stunted_children=stunted, version=before.version + 1)
+            await store.save_household(tx.conn, before, after)
+        _publish(
+            tx,
+            ChildMeasured(
+                household_id=household_id,
+                member_id=member_id,
+                measurement_id=measurement_id,
+                measured_on=measured_on,
+                age_days=result.age_days,
+                length_height_cm=result.length_height_cm,
+                weight_kg=weight_kg,
+                hfa_z=result.hfa_z,
+                hfa_category=result.hfa_category,
+                wfa_z=result.wfa_z,
+                wfa_category=result.wfa_category,
+                outside_standard=result.outside_standard,
+            ),
+        )
+        if result.stunted and not was_stunted and result.hfa_z is not None:
+            assert result.hfa_category in ("pendek", "sangat_pendek")
+            _publish(
+                tx,
+                ChildStuntingDetected(
+                    household_id=household_id,
+                    member_id=member_id,
+                    measurement_id=measurement_id,
+                    measured_on=measured_on,
+                    hfa_z=result.hfa_z,
+                    hfa_category=result.hfa_category,
+                    kelurahan_code=before.kelurahan_code,
+                ),
+            )
+    return measurement_id, result

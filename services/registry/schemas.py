@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.registry import areas
 from services.registry.domain import Household, Member, Relation, Sex, Verification
+from services.registry.growth import GrowthAssessment, Position
 
 
 class Command(BaseModel):
@@ -185,3 +186,63 @@ class HouseholdDetailView(HouseholdView):
 class HouseholdPage(BaseModel):
     items: list[HouseholdView]
     next_after: str | None = Field(description="Kirim sebagai `after` untuk halaman berikutnya")
+
+
+class RecordMeasurement(Command):
+    """Pengukuran anak oleh kader Posyandu (a child measured by a Posyandu cadre)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "measured_on": "2026-11-20",
+                    "length_height_cm": 82.5,
+                    "position": "standing",
+                    "weight_kg": 10.4,
+                }
+            ]
+        }
+    )
+
+    measured_on: date
+    length_height_cm: Annotated[float, Field(gt=0, le=250, description="Panjang/tinggi badan, cm")]
+    position: Annotated[
+        Position, Field(description="lying = berbaring (panjang), standing = berdiri (tinggi)")
+    ]
+    weight_kg: Annotated[float | None, Field(gt=0, le=300, description="Berat badan, kg")] = None
+
+
+class MeasurementView(BaseModel):
+    """The z-scores and categories, shown to the cadre right away."""
+
+    id: UUID
+    age_days: int
+    age_months: float
+    length_height_cm: float = Field(description="Setelah koreksi 0,7 cm bila perlu")
+    corrected: bool
+    hfa_z: float | None = Field(description="Z-skor panjang/tinggi menurut umur (WHO 2006)")
+    hfa_category: str | None = Field(description="Permenkes 2/2020: sangat_pendek, pendek, …")
+    wfa_z: float | None
+    wfa_category: str | None
+    wfh_z: float | None
+    stunted: bool
+    outside_standard: bool
+    note: str | None
+
+    @classmethod
+    def of(cls, measurement_id: UUID, result: GrowthAssessment) -> MeasurementView:
+        return cls(
+            id=measurement_id,
+            age_days=result.age_days,
+            age_months=result.age_months,
+            length_height_cm=result.length_height_cm,
+            corrected=result.corrected,
+            hfa_z=result.hfa_z,
+            hfa_category=result.hfa_category,
+            wfa_z=result.wfa_z,
+            wfa_category=result.wfa_category,
+            wfh_z=result.wfh_z,
+            stunted=result.stunted,
+            outside_standard=result.outside_standard,
+            note=result.note,
+        )

@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.registry.domain import Conflict, Household, Member, NotFound
-from services.registry.models import households, members, nik_conflicts
+from services.registry.models import households, measurements, members, nik_conflicts
 
 
 def _household(row: Any) -> Household:
@@ -111,3 +111,27 @@ async def open_conflicts(conn: AsyncConnection, household_id: UUID) -> int:
         )
     )
     return int(count or 0)
+
+
+STUNTED = ("pendek", "sangat_pendek")
+
+
+async def latest_is_stunted(conn: AsyncConnection, member_id: UUID) -> bool:
+    category = await conn.scalar(
+        select(measurements.c.hfa_category)
+        .where(measurements.c.member_id == str(member_id))
+        .order_by(measurements.c.measured_on.desc(), measurements.c.recorded_at.desc())
+        .limit(1)
+    )
+    return category in STUNTED
+
+
+async def stunted_children(conn: AsyncConnection, household_id: UUID) -> int:
+    """Children whose latest measurement is pendek or sangat pendek."""
+    rows = await conn.execute(
+        select(measurements.c.member_id, measurements.c.hfa_category)
+        .where(measurements.c.household_id == str(household_id))
+        .order_by(measurements.c.measured_on, measurements.c.recorded_at)
+    )
+    latest = {member: category for member, category in rows}
+    return sum(category in STUNTED for category in latest.values())

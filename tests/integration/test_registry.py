@@ -222,3 +222,104 @@ async def test_an_unknown_household_is_a_404_in_indonesian(settings_for: Any) ->
         )
     assert response.status_code == 404
     assert response.json()["pesan"] == "Rumah tangga tidak ditemukan"
+
+
+async def test_a_stunted_child_is_announced_once_with_the_who_z_score(settings_for: Any) -> None:
+    async with start_system(settings_for) as system:
+        registry = system.registry
+        household_id = await registered(registry)
+        baby = await registry.post(
+            f"/households/{household_id}/members",
+            json=member(
+                None,
+                name="Rafa",
+                sex="L",
+                birth_date="2026-09-01",
+                relation="anak",
+                occupation=None,
+                working=False,
+            ),
+        )
+        baby_id = baby.json()["id"]
+        measured = await registry.post(
+            f"/households/{household_id}/members/{baby_id}/measurements",
+            json={
+                "measured_on": "2026-10-15",
+                "length_height_cm": 50.0,
+                "position": "lying",
+                "weight_kg": 3.9,
+            },
+        )
+        assert measured.status_code == 201, measured.text
+        # The WHO reference case: a boy of 44 days, 50.0 cm lying.
+        assert measured.json()["age_days"] == 44
+        assert measured.json()["hfa_z"] == -3.29
+        assert measured.json()["hfa_category"] == "sangat_pendek"
+        again = await registry.post(
+            f"/households/{household_id}/members/{baby_id}/measurements",
+            json={"measured_on": "2026-11-15", "length_height_cm": 52.0, "position": "lying"},
+        )
+        assert again.json()["stunted"] is True
+        stunted = await registry.get("/households", params={"stunting": "true"})
+        assert [h["id"] for h in stunted.json()["items"]] == [household_id]
+
+        timeline = await eventually(
+            lambda: system.referrals.get(f"/households/{household_id}/timeline"),
+            lambda r: len(r.json()["entries"]) == 5,
+        )
+    types = [e["type"].split(".")[-2] for e in timeline.json()["entries"]]
+    assert types == [
+        "household_registered",
+        "member_added",
+        "child_measured",
+        "child_stunting_detected",
+        "child_measured",
+    ]
+
+
+async def test_a_child_of_five_years_is_outside_the_standard_and_told_so(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for, services=("registry",)) as system:
+        household_id = await registered(system.registry)
+        child = await system.registry.post(
+            f"/households/{household_id}/members",
+            json=member(
+                None,
+                name="Dewi",
+                birth_date="2021-01-10",
+                relation="anak",
+                occupation=None,
+                working=False,
+            ),
+        )
+        measured = await system.registry.post(
+            f"/households/{household_id}/members/{child.json()['id']}/measurements",
+            json={"measured_on": "2026-11-20", "length_height_cm": 108.0, "position": "standing"},
+        )
+    assert measured.status_code == 201
+    assert measured.json()["outside_standard"] is True
+    assert measured.json()["hfa_z"] is None
+    assert "60 bulan" in measured.json()["note"]
+
+
+async def test_an_impossible_measurement_is_a_422_naming_the_field(settings_for: Any) -> None:
+    async with start_system(settings_for, services=("registry",)) as system:
+        household_id = await registered(system.registry)
+        child = await system.registry.post(
+            f"/households/{household_id}/members",
+            json=member(
+                None,
+                name="Dewi",
+                birth_date="2025-01-10",
+                relation="anak",
+                occupation=None,
+                working=False,
+            ),
+        )
+        measured = await system.registry.post(
+            f"/households/{household_id}/members/{child.json()['id']}/measurements",
+            json={"measured_on": "2024-11-20", "length_height_cm": 70.0, "position": "lying"},
+        )
+    assert measured.status_code == 422
+    assert measured.json()["errors"][0]["field"] == "measured_on"

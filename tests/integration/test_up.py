@@ -60,13 +60,18 @@ class Up:
 
 
 def processes_mentioning(text: str) -> list[str]:
+    """Processes whose command line or environment names `text` (our data folder).
+
+    nats-server has it in its command line, the services in SINERGI_DATABASE_URL.
+    """
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for process in Path("/proc").glob("[0-9]*"):
         try:
-            if text in cmdline.read_bytes().decode(errors="replace"):
-                found.append(cmdline.parent.name)
+            seen = (process / "cmdline").read_bytes() + (process / "environ").read_bytes()
         except OSError:
             continue
+        if text.encode() in seen:
+            found.append(process.name)
     return found
 
 
@@ -103,9 +108,6 @@ def test_sinergi_up_runs_the_slice_stops_cleanly_and_keeps_the_data(tmp_path: Pa
         assert first.stop() == 0, "".join(first.output)
 
     assert processes_mentioning(str(data_dir)) == [], "a process outlived Ctrl-C"
-    for url in urls.values():
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(f"{url}/healthz", timeout=2)
 
     second = Up(data_dir)
     try:

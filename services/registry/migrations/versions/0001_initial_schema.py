@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 14:57:20.696831
+Create Date: 2026-11-28 15:02:27.013697
 
 """
 from typing import Sequence, Union
