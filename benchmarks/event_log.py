@@ -34,6 +34,7 @@ from nats.js.client import JetStreamContext
 from opentelemetry import trace
 from sinergi_contracts import Envelope, HouseholdRegistered, subjects
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.referrals.app import DEFINITION as REFERRALS
@@ -193,7 +194,7 @@ async def raw_insert(bench: Bench, run: str) -> float:
 
 
 async def raw_consume_and_insert(bench: Bench, js: JetStreamContext, run: str) -> float:
-    """Fetch 200, one transaction a batch with an idempotency row per event, ack each."""
+    """Fetch 200, one transaction a batch: claim the ids (ON CONFLICT DO NOTHING), insert, ack."""
     name, subject = f"RAWCI_{run}", f"rawci.{run}"
     await filled_stream(bench, js, name, subject)
     engine, rows, seen = await raw_engine(bench, f"{run}c")
@@ -205,26 +206,20 @@ async def raw_consume_and_insert(bench: Bench, js: JetStreamContext, run: str) -
         done = 0
         while done < bench.events:
             batch = await pull.fetch(200, timeout=5)
-            ids = [m.headers["ce-id"] if m.headers else "" for m in batch]
+            by_id = {m.headers["ce-id"]: m for m in batch if m.headers}
             async with engine.begin() as conn:
-                known = set(
-                    (
-                        await conn.execute(select(seen.c.event_id).where(seen.c.event_id.in_(ids)))
-                    ).scalars()
-                )
-                fresh = [i for i in ids if i not in known]
+                # The idempotency claim as a plain loop would do it: one statement, by key.
+                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+                fresh = (
+                    await conn.execute(
+                        dialect.insert(seen).on_conflict_do_nothing().returning(seen.c.event_id),
+                        [{"event_id": event_id} for event_id in by_id],
+                    )
+                ).scalars()
                 await conn.execute(
                     insert(rows),
-                    [
-                        {
-                            "event_id": m.headers["ce-id"] if m.headers else "",
-                            "body": m.data.decode(),
-                        }
-                        for m in batch
-                        if m.headers and m.headers["ce-id"] in fresh
-                    ],
+                    [{"event_id": i, "body": by_id[i].data.decode()} for i in fresh],
                 )
-                await conn.execute(insert(seen), [{"event_id": i} for i in fresh])
             for msg in batch:
                 await msg.ack()
             done += len(batch)

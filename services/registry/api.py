@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from services.registry import areas, domain, handlers, queries
+from services.registry import areas, assessing, domain, handlers, queries
+from services.registry.assessment import shipped_rulesets
 from services.registry.schemas import (
     AddMember,
+    Assess,
+    AssessmentView,
     HouseholdDetailView,
     HouseholdPage,
     HouseholdView,
@@ -20,6 +24,7 @@ from services.registry.schemas import (
     RecordMeasurement,
     RecordVisit,
     RegisterHousehold,
+    Rescore,
     ResolveConflict,
     ReturnToRt,
 )
@@ -154,6 +159,35 @@ def routes(runtime: Runtime) -> APIRouter:
                 uow, household_id, member_id, **body.model_dump()
             )
         return MeasurementView.of(measurement_id, result)
+
+    @router.post(
+        "/households/{household_id}/assessments",
+        status_code=201,
+        summary="Nilai kemiskinan rumah tangga (assess a household)",
+    )
+    async def assess(household_id: UUID, body: Assess) -> AssessmentView:
+        with answers():
+            assessment_id, score = await assessing.assess(uow, household_id, **body.model_dump())
+        return AssessmentView(
+            id=assessment_id,
+            ruleset=score.ruleset_key,
+            criteria_met=list(score.met),
+            screening=score.screening_fired,
+            status=score.status,
+        )
+
+    @router.get("/rulesets", tags=["aturan (rulesets)"], summary="Aturan penilaian yang berlaku")
+    async def rulesets() -> list[dict[str, Any]]:
+        return [asdict(r) | {"key": r.key} for r in shipped_rulesets().values()]
+
+    @router.post(
+        "/rulesets/rescore",
+        tags=["aturan (rulesets)"],
+        summary="Nilai ulang rumah tangga dengan versi aturan baru (re-score after a change)",
+    )
+    async def rescore(body: Rescore) -> dict[str, Any]:
+        with answers():
+            return asdict(await assessing.rescore(uow, old=body.old, new=body.new))
 
     @router.get("/areas", tags=["wilayah (areas)"], summary="Pohon wilayah Kota Bontang")
     async def area_tree() -> list[areas.AreaNode]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from opentelemetry.trace import TracerProvider
-from sinergi_contracts import HouseholdRegistered
+from sinergi_contracts import EVENT_TYPES
 
 from services.registry import api
 from services.registry.models import metadata, tables
@@ -22,7 +22,7 @@ DEFINITION = ServiceDefinition(
     metadata=metadata,
     tables=tables,
     routes=api.routes,
-    publishes=(HouseholdRegistered,),
+    publishes=tuple(e for e in EVENT_TYPES.values() if e.service == "registry"),
 )
 
 

@@ -246,3 +246,43 @@ class MeasurementView(BaseModel):
             outside_standard=result.outside_standard,
             note=result.note,
         )
+
+
+class Assess(Command):
+    """Penilaian kemiskinan: jawaban RT atas aturan yang dipilih."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ruleset": "bontang-4-utama.v1",
+                    "answers": {
+                        "pangan_tidak_tercukupi": True,
+                        "penghasilan_di_bawah_kebutuhan": True,
+                        "rumah_tidak_layak_huni": True,
+                        "tanpa_akses_layanan_dasar": False,
+                    },
+                    "dtsen_desil": 1,
+                    "dtsen_source": "DTSEN Kemensos, Oktober 2026",
+                }
+            ]
+        }
+    )
+
+    ruleset: str = Field(description="Kunci aturan, mis. kepmensos-262-2022.v1 (GET /rulesets)")
+    answers: dict[str, bool] = Field(description="Jawaban ya/tidak untuk setiap pertanyaan")
+    dtsen_desil: Annotated[int | None, Field(ge=1, le=10, description="Desil DTSEN")] = None
+    dtsen_source: Annotated[str | None, Field(max_length=200)] = None
+
+
+class AssessmentView(BaseModel):
+    id: UUID
+    ruleset: str
+    criteria_met: list[str]
+    screening: str | None
+    status: str
+
+
+class Rescore(Command):
+    old: str = Field(description="Versi lama, mis. bontang-2024-13.v1")
+    new: str = Field(description="Versi baru, mis. bontang-2024-13.v2")
