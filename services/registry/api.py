@@ -103,6 +103,8 @@ def routes(runtime: Runtime) -> APIRouter:
             **HouseholdView.of(detail.household).model_dump(),
             members=[MemberView.of(m) for m in detail.members],
             open_conflicts=detail.open_conflicts,
+            latest_assessment=detail.latest_assessment,
+            stunting_risks=detail.stunting_risks,
         )
 
     @router.post("/households/{household_id}/members", status_code=201, summary="Tambah anggota")

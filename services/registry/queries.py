@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry import store
 from services.registry.domain import Household, Member
-from services.registry.models import households, nik_conflicts
+from services.registry.models import assessments, households, nik_conflicts
+from services.registry.risks import stunting_risks
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class HouseholdDetail:
     household: Household
     members: list[Member]
     open_conflicts: list[dict[str, Any]]
+    latest_assessment: dict[str, Any] | None
+    stunting_risks: list[str]
 
 
 def _filtered(query: Select[Any], where: HouseholdFilter) -> Select[Any]:
@@ -80,8 +83,28 @@ async def household_detail(engine: AsyncEngine, household_id: UUID) -> Household
                 ),
             )
         )
+        latest = (
+            await conn.execute(
+                select(
+                    assessments.c.id,
+                    assessments.c.ruleset,
+                    assessments.c.status,
+                    assessments.c.criteria_met,
+                    assessments.c.screening,
+                    assessments.c.answers,
+                    assessments.c.dtsen_desil,
+                    assessments.c.dtsen_source,
+                    assessments.c.assessed_at,
+                )
+                .where(assessments.c.household_id == key)
+                .order_by(assessments.c.assessed_at.desc())
+                .limit(1)
+            )
+        ).first()
         return HouseholdDetail(
             household=household,
             members=people,
             open_conflicts=[row._asdict() for row in conflicts],
+            latest_assessment=latest._asdict() if latest else None,
+            stunting_risks=stunting_risks(people, latest.answers if latest else {}),
         )

@@ -181,6 +181,10 @@ class HouseholdView(BaseModel):
 class HouseholdDetailView(HouseholdView):
     members: list[MemberView]
     open_conflicts: list[dict[str, Any]]
+    latest_assessment: dict[str, Any] | None
+    stunting_risks: list[str] = Field(
+        description="Keluarga berisiko stunting (BKKBN): air, jamban, 4 terlalu"
+    )
 
 
 class HouseholdPage(BaseModel):

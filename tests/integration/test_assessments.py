@@ -55,6 +55,9 @@ async def test_an_assessment_records_the_criteria_met_and_the_status(settings_fo
         assert response.json()["criteria_met"] == CITY_QUESTIONS[:6]
         listed = await system.registry.get("/households", params={"poverty_status": "miskin"})
         assert [h["id"] for h in listed.json()["items"]] == [household_id]
+        detail = (await system.registry.get(f"/households/{household_id}")).json()
+        assert detail["latest_assessment"]["status"] == "miskin"
+        assert detail["stunting_risks"] == []  # water and latrine were not among the 6
         timeline = await eventually(
             lambda: system.referrals.get(f"/households/{household_id}/timeline"),
             lambda r: len(r.json()["entries"]) == 3,
@@ -154,3 +157,17 @@ async def test_a_stricter_ruleset_version_rescores_only_the_affected_households(
         "status": "rentan",
         "reason": "ruleset_changed",
     }
+
+
+async def test_no_safe_water_and_no_latrine_flag_the_family_as_at_risk_of_stunting(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for, services=("registry",)) as system:
+        household_id = await registered(system.registry)
+        await system.registry.post(
+            f"/households/{household_id}/assessments",
+            json={"ruleset": CITY, "answers": city_answers(13)},
+        )
+        detail = (await system.registry.get(f"/households/{household_id}")).json()
+    assert detail["poverty_status"] == "miskin_ekstrem"
+    assert detail["stunting_risks"] == ["tidak_ada_air_minum_layak", "tidak_ada_jamban_layak"]
