@@ -177,3 +177,14 @@ class HouseholdVisited(RegistryEvent):
     visitor: str
     note: str
     observations: list[str]
+
+
+@register
+class KkChanged(RegistryEvent):
+    """The household's family card number changed (move, split, death of the head)."""
+
+    name: ClassVar[str] = "kk_changed"
+
+    reason: Literal["pindah", "pisah_kk", "kepala_meninggal", "koreksi"]
+    previous_no_kk_last4: str
+    no_kk_last4: str

@@ -16,6 +16,7 @@ from services.registry.schemas import (
     AddMember,
     Assess,
     AssessmentView,
+    ChangeKk,
     HouseholdDetailView,
     HouseholdPage,
     HouseholdView,
@@ -111,6 +112,13 @@ def routes(runtime: Runtime) -> APIRouter:
     async def add_member(household_id: UUID, body: AddMember) -> MemberView:
         with answers():
             return MemberView.of(await handlers.add_member(uow, household_id, **body.model_dump()))
+
+    @router.post("/households/{household_id}/kk", summary="Ganti No. KK (riwayat disimpan)")
+    async def change_kk(household_id: UUID, body: ChangeKk) -> HouseholdView:
+        with answers():
+            return HouseholdView.of(
+                await handlers.change_kk(uow, household_id, **body.model_dump())
+            )
 
     @router.post("/households/{household_id}/submit", summary="RT mengirim untuk verifikasi")
     async def submit(household_id: UUID) -> HouseholdView:

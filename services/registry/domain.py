@@ -12,6 +12,7 @@ from sinergi_contracts import (
     HouseholdReturned,
     HouseholdSubmitted,
     HouseholdVerified,
+    KkChanged,
     MemberAdded,
 )
 
@@ -19,6 +20,7 @@ from services.registry import nik as nik_rules
 
 Verification = Literal["draft", "submitted", "verified", "returned"]
 Sex = Literal["L", "P"]
+KkReason = Literal["pindah", "pisah_kk", "kepala_meninggal", "koreksi"]
 Relation = Literal["kepala", "istri", "suami", "anak", "menantu", "cucu", "orang_tua", "lainnya"]
 
 # Which verification steps may follow which: the RT submits, the kelurahan verifies or returns.
@@ -259,3 +261,23 @@ def verify(household: Household, *, open_conflicts: int) -> tuple[Household, Hou
 def return_to_rt(household: Household, *, note: str) -> tuple[Household, HouseholdReturned]:
     changed = replace(_step(household, "returned"), verification_note=note)
     return changed, HouseholdReturned(household_id=household.id, note=note)
+
+
+def change_kk(household: Household, *, no_kk: str, reason: KkReason) -> tuple[Household, KkChanged]:
+    """A new family card; the household keeps its id, the old number goes to its history."""
+    if household.verification not in EDITABLE:
+        raise NotEditable(household.verification)
+    if no_kk == household.no_kk:
+        raise FieldRejected(
+            field="no_kk",
+            rule="unchanged",
+            pesan="No. KK sama dengan yang sekarang",
+            message="the family card number is the current one",
+        )
+    event = KkChanged(
+        household_id=household.id,
+        reason=reason,
+        previous_no_kk_last4=household.no_kk[-4:],
+        no_kk_last4=no_kk[-4:],
+    )
+    return replace(household, no_kk=no_kk, version=household.version + 1), event

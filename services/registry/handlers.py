@@ -71,6 +71,33 @@ async def register_household(
     return household
 
 
+async def change_kk(
+    uow: UnitOfWork, household_id: UUID, *, no_kk: str, reason: domain.KkReason
+) -> Household:
+    now = _now()
+    try:
+        async with uow.begin() as tx:
+            before = await store.load_household(tx.conn, household_id)
+            after, event = domain.change_kk(before, no_kk=no_kk, reason=reason)
+            await store.save_household(tx.conn, before, after)
+            await tx.conn.execute(
+                update(kk_history)
+                .where(
+                    kk_history.c.household_id == str(household_id), kk_history.c.valid_to.is_(None)
+                )
+                .values(valid_to=now)
+            )
+            await tx.conn.execute(
+                insert(kk_history).values(
+                    household_id=str(household_id), no_kk=no_kk, valid_from=now, reason=reason
+                )
+            )
+            _publish(tx, event)
+    except IntegrityError:
+        raise domain.DuplicateKK(no_kk) from None
+    return after
+
+
 async def add_member(
     uow: UnitOfWork,
     household_id: UUID,

@@ -25,11 +25,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from itertools import combinations
+from itertools import combinations, pairwise
 from typing import Final, Literal
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
 
 
 @dataclass(frozen=True)
@@ -59,30 +63,36 @@ DEFAULT_THRESHOLD: Final = 0.5  # chosen on benchmarks/duplicates.py: see its re
 
 # Titles and honorifics say nothing about who someone is and are written inconsistently.
 _TITLES: Final = frozenset(
-    "h hj haji hajjah hajah bpk bapak pak ibu bu ny nyonya tn tuan sdr sdri saudara saudari "
-    "dr drs dra ir prof kh ust ustad ustadz ustadzah alm almh almarhum almarhumah".split()
+    _words(
+        "h hj haji hajjah hajah bpk bapak pak ibu bu ny nyonya tn tuan sdr sdri saudara "
+        "saudari dr drs dra ir prof kh ust ustad ustadz ustadzah alm almh almarhum almarhumah"
+    )
 )
 # Academic degrees, compacted (S.Pd. -> spd). Those that are also names or name abbreviations
 # ("St." is Siti) count as degrees only when written with an inner dot or after a comma.
 _DEGREES: Final = frozenset(
-    "spd spdi sag sak sap sars se sei sfarm sft sgz sh shi shum sip sikom skeb sked skep skes "
-    "skg skm skom ssos spsi ssi ssn sst st stp sth sthi str ssy amd amdkeb amdkep amk mpd msi "
-    "mm mh mkes mkom mag mt ma phd mba bsc msc ba ns bdn spog".split()
+    _words(
+        "spd spdi sag sak sap sars se sei sfarm sft sgz sh shi shum sip sikom skeb sked skep "
+        "skes skg skm skom ssos spsi ssi ssn sst st stp sth sthi str ssy amd amdkeb amdkep "
+        "amk mpd msi mm mh mkes mkom mag mt ma phd mba bsc msc ba ns bdn spog"
+    )
 )
 _AMBIGUOUS_DEGREES: Final = frozenset({"st", "ma", "ba", "ns"})
 _DEGREE_TAIL: Final = "|".join(sorted({d[1:] for d in _DEGREES if len(d) > 1}, key=len)[::-1])
-_SPACED_DEGREE: Final = re.compile(rf"\b([sma])\.\s+({_DEGREE_TAIL})\b")
+_SPACED_DEGREE: Final = re.compile(rf"\b([sa])\.\s+({_DEGREE_TAIL})\b")
 # Spellings of one name. Keys are cleaned tokens, values what both sides are compared as.
 _VARIANTS: Final = {
     **dict.fromkeys(
-        "m muh moh mhd mohd muhd mochammad mochamad muchammad mukhammad mukhamad muhamad "
-        "muhammed mohammad mohamad mohammed mohamed moch much".split(),
+        _words(
+            "m muh moh mhd mohd muhd mochammad mochamad muchammad mukhammad mukhamad muhamad "
+            "muhammed mohammad mohamad mohammed mohamed moch much"
+        ),
         "muhammad",
     ),
-    **dict.fromkeys("st sitti".split(), "siti"),
-    **dict.fromkeys("noor nor noer".split(), "nur"),
-    **dict.fromkeys("abd abdl".split(), "abdul"),
-    **dict.fromkeys("ach achmad akhmad ahmat ahmd".split(), "ahmad"),
+    **dict.fromkeys(_words("st sitti"), "siti"),
+    **dict.fromkeys(_words("noor nor noer"), "nur"),
+    **dict.fromkeys(_words("abd abdl"), "abdul"),
+    **dict.fromkeys(_words("ach achmad akhmad ahmat ahmd"), "ahmad"),
 }
 # Old and regional spellings (Soekarno/Sukarno, Chairul/Khairul/Hairul, Rizky/Rizki, Aminah/Amina).
 _SPELLING: Final = (
@@ -110,7 +120,14 @@ _PATRONYMIC: Final = frozenset({"bin", "binti"})
 
 _PREFILTER: Final = 55.0  # rapidfuzz ratio (0..100) of token-sorted names; scores need ~85
 # Log-odds weights. Name similarity is interpolated between these points.
-_NAME_WEIGHTS: Final = ((0.0, -10.0), (0.75, -4.0), (0.85, 0.5), (0.9, 2.5), (0.95, 4.0), (1.0, 5.5))
+_NAME_WEIGHTS: Final = (
+    (0.0, -10.0),
+    (0.75, -4.0),
+    (0.85, 0.5),
+    (0.9, 2.5),
+    (0.95, 4.0),
+    (1.0, 5.5),
+)
 DateRelation = Literal["sama", "tertukar", "satu_angka", "angka_bertukar", "tahun", "kosong"]
 _DATE_WEIGHTS: Final[dict[DateRelation | None, float]] = {
     "sama": 4.5,
@@ -186,7 +203,9 @@ def name_similarity(a: Sequence[str], b: Sequence[str]) -> float:
     a = [t.lstrip("~") if t.startswith("~") else t for t in a]
     b = [t.lstrip("~") if t.startswith("~") else t for t in b]
     # Compounds are written both ways (Nurhayati / Nur Hayati): compare the names run together.
-    joined = 1.0 - OSA.normalized_distance("".join(a), "".join(b))
+    joined = 1.0 - OSA.normalized_distance(
+        _DOUBLED.sub(r"\1", "".join(a)), _DOUBLED.sub(r"\1", "".join(b))
+    )
     pairs = sorted(
         (_token_distance(x, y) / max(len(x), len(y)), _token_distance(x, y), i, j)
         for i, x in enumerate(a)
@@ -342,9 +361,14 @@ def _compare(a: _Row, b: _Row) -> Candidate | None:
     if p.household_id == q.household_id:
         # One household legitimately holds similar names and dates (twins, a son named after
         # his father); only an exact repeat is a double entry.
-        if a.sorted_name == b.sorted_name and p.birth_date is not None == q.birth_date:
+        if a.sorted_name != b.sorted_name or p.birth_date is None or p.birth_date != q.birth_date:
             return None
-        return None
+        return Candidate(
+            left,
+            right,
+            _SAME_ENTRY_SCORE,
+            ("tercatat dua kali dalam satu KK", _name_reason(a, b, 1.0), "tanggal lahir sama"),
+        )
     if fuzz.ratio(a.sorted_name, b.sorted_name, score_cutoff=_PREFILTER) == 0.0:
         return None
     similarity = name_similarity(a.tokens, b.tokens)
@@ -375,7 +399,7 @@ def _name_reason(a: _Row, b: _Row, similarity: float) -> str:
 
 
 def _interpolate(similarity: float) -> float:
-    for (x0, y0), (x1, y1) in zip(_NAME_WEIGHTS, _NAME_WEIGHTS[1:], strict=False):
+    for (x0, y0), (x1, y1) in pairwise(_NAME_WEIGHTS):
         if similarity <= x1:
             return y0 + (y1 - y0) * (similarity - x0) / (x1 - x0)
     return _NAME_WEIGHTS[-1][1]

@@ -9,7 +9,14 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.registry import areas
-from services.registry.domain import Household, Member, Relation, Sex, Verification
+from services.registry.domain import (
+    Household,
+    KkReason,
+    Member,
+    Relation,
+    Sex,
+    Verification,
+)
 from services.registry.growth import GrowthAssessment, Position
 
 
@@ -84,6 +91,13 @@ class AddMember(Command):
         default=False,
         description="RT menegaskan data ini walau NIK tidak cocok jenis kelamin/tanggal lahir",
     )
+
+
+class ChangeKk(Command):
+    """Nomor KK baru (pindah, pisah KK, kepala keluarga meninggal, atau koreksi)."""
+
+    no_kk: Annotated[str, Field(pattern=r"^\d{16}$", description="Nomor KK baru, 16 digit")]
+    reason: KkReason
 
 
 class ReturnToRt(Command):

@@ -323,3 +323,31 @@ async def test_an_impossible_measurement_is_a_422_naming_the_field(settings_for:
         )
     assert measured.status_code == 422
     assert measured.json()["errors"][0]["field"] == "measured_on"
+
+
+async def test_a_new_family_card_keeps_the_household_and_its_history(settings_for: Any) -> None:
+    async with start_system(settings_for) as system:
+        registry = system.registry
+        household_id = await registered(registry, "6474010101200001")
+        await registered(registry, "6474010101200009")
+        taken = await registry.post(
+            f"/households/{household_id}/kk",
+            json={"no_kk": "6474010101200009", "reason": "pisah_kk"},
+        )
+        assert taken.status_code == 409
+        changed = await registry.post(
+            f"/households/{household_id}/kk", json={"no_kk": "6474010101200077", "reason": "pindah"}
+        )
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["no_kk_masked"] == "************0077"
+        assert changed.json()["id"] == household_id
+        timeline = await eventually(
+            lambda: system.referrals.get(f"/households/{household_id}/timeline"),
+            lambda r: len(r.json()["entries"]) == 2,
+        )
+    data = timeline.json()["entries"][1]["data"]
+    assert data == data | {
+        "reason": "pindah",
+        "previous_no_kk_last4": "0001",
+        "no_kk_last4": "0077",
+    }
