@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from starlette.exceptions import HTTPException
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +98,13 @@ def bilingual(text: str) -> ProblemDetail:
 
 
 def problem(status_code: int, text: str) -> HTTPException:
-    # Starlette types `detail` as str, but carries any JSON value through to our handler.
-    return HTTPException(status_code, detail=bilingual(text).model_dump())  # type: ignore[arg-type]
+    return HTTPException(status_code, detail=bilingual(text).model_dump())
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(HTTPException)
-    async def http_problem(_: Request, exc: HTTPException) -> JSONResponse:
+    # Starlette's class: it also covers the 404 and 405 the router raises itself.
+    @app.exception_handler(StarletteHTTPException)
+    async def http_problem(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, dict) else bilingual(str(exc.detail))
         body = detail if isinstance(detail, dict) else detail.model_dump()
         return JSONResponse(status_code=exc.status_code, content=body, headers=exc.headers)
