@@ -3,24 +3,25 @@
 Members with a NIK are matched exactly elsewhere. Here a kelurahan officer gets a review queue
 of pairs that are probably the same person, each with its reasons in Indonesian.
 
-1. Blocking, because comparing all pairs of 180,000 people is 16 billion comparisons. Two people
-   are compared only when they share a key: inside one kelurahan and sex, the birth date with one
-   digit masked (a one-digit typo still meets), with two adjacent digits put in order (a
-   transposition still meets) or with day and month put in order (a swap still meets); across
-   the city, the exact birth date, and the normalised name with those same date keys (someone
+1. Names are made comparable first (names.py): titles, degrees, spelling variants, token order.
+2. Blocking, because comparing all pairs of 180,000 people is 16 billion comparisons. Two people
+   of the same sex are compared only when they share a key: the exact birth date (city-wide);
+   inside one kelurahan, a name initial with the birth date with one digit masked (a one-digit
+   typo still meets), two adjacent digits put in order (a transposition) or day and month put
+   in order (a swap); across the city, the same normalised name with those date keys (someone
    who moved and whose date was mistyped). Members without a birth date meet the members of
    their kelurahan who share a distinctive name token.
-2. A cheap prefilter (rapidfuzz ratio of the token-sorted names) drops most blocked pairs.
-3. Scoring in the Fellegi-Sunter way: log-odds weights for name similarity, birth-date agreement,
-   place and address, added and turned into a probability. Weights were set by hand and checked
-   on synthetic data (benchmarks/duplicates.py), so each reason's effect can be explained.
+3. A cheap prefilter (rapidfuzz ratio of the names) drops most blocked pairs.
+4. Scoring in the Fellegi-Sunter way: log-odds weights for the name (letters that differ,
+   similarity, how common it is), birth-date agreement, place and address, added and turned
+   into a probability. Pairs in one household count only as an exact repeat.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -31,9 +32,7 @@ from typing import Final, Literal
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(text.split())
+from services.registry.names import distinctive, name_similarity, name_tokens, plain
 
 
 @dataclass(frozen=True)
@@ -59,176 +58,69 @@ class Candidate:
     reasons: tuple[str, ...]  # Indonesian, shown to the kelurahan officer
 
 
-DEFAULT_THRESHOLD: Final = 0.5  # chosen on benchmarks/duplicates.py: see its report
+DEFAULT_THRESHOLD: Final = 0.45  # chosen with benchmarks/duplicates.py (precision and recall)
 
-# Titles and honorifics say nothing about who someone is and are written inconsistently.
-_TITLES: Final = frozenset(
-    _words(
-        "h hj haji hajjah hajah bpk bapak pak ibu bu ny nyonya tn tuan sdr sdri saudara "
-        "saudari dr drs dra ir prof kh ust ustad ustadz ustadzah alm almh almarhum almarhumah"
+_SMALL_GROUP: Final = 12  # people sharing a name, up to which their dates are compared directly
+# rapidfuzz ratio (0..100) of the names, well below what a flagged pair needs: a cheap first cut
+_PREFILTER: Final = 55.0
+
+# Log-odds weights (natural log), added to _BIAS: the log-odds for two people with the same
+# two-word name and birth date living in different kelurahan. They come from a logistic
+# regression on synthetic Bontang data (benchmarks/duplicates.py with another seed than the
+# one reported), rounded, and kept monotone where the fit was noisy (RW), so that each can be
+# explained to an officer.
+_BIAS: Final = 3.1
+# A name is judged by how many letters differ (a typo is one or two) and by its similarity,
+# which also credits dropped weak tokens and initials.
+_EDIT_BONUS: Final = {1: 7.6, 2: 4.2}  # on top of the similarity weight below
+_NAME_WEIGHTS: Final = tuple(  # similarity -> weight, interpolated; equal names weigh 0
+    zip(
+        (0.0, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
+        (-25.0, -12.2, -11.6, -11.1, -10.4, -9.6, -8.7, -7.8, -6.8),
+        strict=True,
     )
 )
-# Academic degrees, compacted (S.Pd. -> spd). Those that are also names or name abbreviations
-# ("St." is Siti) count as degrees only when written with an inner dot or after a comma.
-_DEGREES: Final = frozenset(
-    _words(
-        "spd spdi sag sak sap sars se sei sfarm sft sgz sh shi shum sip sikom skeb sked skep "
-        "skes skg skm skom ssos spsi ssi ssn sst st stp sth sthi str ssy amd amdkeb amdkep "
-        "amk mpd msi mm mh mkes mkom mag mt ma phd mba bsc msc ba ns bdn spog"
-    )
-)
-_AMBIGUOUS_DEGREES: Final = frozenset({"st", "ma", "ba", "ns"})
-_DEGREE_TAIL: Final = "|".join(sorted({d[1:] for d in _DEGREES if len(d) > 1}, key=len)[::-1])
-_SPACED_DEGREE: Final = re.compile(rf"\b([sa])\.\s+({_DEGREE_TAIL})\b")
-# Spellings of one name. Keys are cleaned tokens, values what both sides are compared as.
-_VARIANTS: Final = {
-    **dict.fromkeys(
-        _words(
-            "m muh moh mhd mohd muhd mochammad mochamad muchammad mukhammad mukhamad muhamad "
-            "muhammed mohammad mohamad mohammed mohamed moch much"
-        ),
-        "muhammad",
-    ),
-    **dict.fromkeys(_words("st sitti"), "siti"),
-    **dict.fromkeys(_words("noor nor noer"), "nur"),
-    **dict.fromkeys(_words("abd abdl"), "abdul"),
-    **dict.fromkeys(_words("ach achmad akhmad ahmat ahmd"), "ahmad"),
-}
-# Old and regional spellings (Soekarno/Sukarno, Chairul/Khairul/Hairul, Rizky/Rizki, Aminah/Amina).
-_SPELLING: Final = (
-    ("oe", "u"),
-    ("dj", "j"),
-    ("tj", "c"),
-    ("sj", "sy"),
-    ("nj", "ny"),
-    ("ch", "kh"),
-    ("kh", "h"),
-    ("dh", "d"),
-    ("th", "t"),
-    ("ph", "f"),
-    ("q", "k"),
-    ("x", "ks"),
-    ("v", "f"),
-)
-_FINAL_Y = re.compile(r"y$")
-_FINAL_H = re.compile(r"(?<=[aiueo])h$")
-_DOUBLED = re.compile(r"(.)\1+")
-# Tokens so common that leaving them out ("Muhammad Rizki" / "Rizki") barely changes who it is.
-_WEAK: Final = frozenset({"muhamad", "siti", "nur", "abdul", "ahmad", "andi", "sri"})
-_WEAK_COST: Final = 0.25
-_PATRONYMIC: Final = frozenset({"bin", "binti"})
-
-_PREFILTER: Final = 55.0  # rapidfuzz ratio (0..100) of token-sorted names; scores need ~85
-# Log-odds weights. Name similarity is interpolated between these points.
-_NAME_WEIGHTS: Final = (
-    (0.0, -10.0),
-    (0.75, -4.0),
-    (0.85, 0.5),
-    (0.9, 2.5),
-    (0.95, 4.0),
-    (1.0, 5.5),
-)
+# A different given name with the rest equal: not even a shared RT, house and birth date (twins
+# on two family cards) should make that a probable duplicate.
+_OTHER_WORD: Final = -14.0
+# Agreeing on a name many people share, or on a one-word name, says less about identity.
+_COMMON_NAME: Final = 10  # people of one sex with the same name before it counts as common
+_COMMON_NAME_WEIGHT: Final = -0.8  # per natural-log unit above _COMMON_NAME
+_COMMON_NAME_FLOOR: Final = -4.0
+_ONE_WORD_NAME: Final = -1.4
 DateRelation = Literal["sama", "tertukar", "satu_angka", "angka_bertukar", "tahun", "kosong"]
-_DATE_WEIGHTS: Final[dict[DateRelation | None, float]] = {
-    "sama": 4.5,
-    "tertukar": 3.0,
-    "satu_angka": 2.5,
-    "angka_bertukar": 2.5,
-    "tahun": 1.5,  # one digit of the year: also what a sibling a year or ten apart looks like
-    "kosong": 0.0,
-    None: -6.0,
+_DATE_WEIGHTS: Final[dict[str | None, float]] = {
+    "sama": 0.0,
+    "sama_umum": -2.7,  # 1 January, 31 December, 1 July: written when the date was unknown
+    "tertukar": -1.7,
+    "angka_bertukar": -3.4,
+    "satu_angka": -5.2,
+    "tahun": -5.7,  # one digit of the year: also what a sibling a year or ten apart looks like
+    "kosong": -6.0,
+    None: -12.0,
 }
-_DATE_REASONS: Final[dict[DateRelation, str]] = {
+_PLACEHOLDER_DAYS: Final = frozenset({"0101", "1231", "0701"})  # MMDD
+_DATE_REASONS: Final[dict[str, str]] = {
     "sama": "tanggal lahir sama",
+    "sama_umum": "tanggal lahir sama, tetapi tanggal ini sering dipakai bila tidak diketahui",
     "tertukar": "tanggal lahir: hari dan bulan tertukar",
     "satu_angka": "tanggal lahir beda satu angka",
     "angka_bertukar": "tanggal lahir: dua angka bertukar tempat",
     "tahun": "tahun lahir beda satu angka",
     "kosong": "tanggal lahir tidak tercatat",
 }
-_BIAS: Final = -6.0
+# An RT holds about a hundred people, a kelurahan about ten thousand: sharing an RT is rare
+# between strangers, while someone who moved across the city is still the same person.
+_PLACE_WEIGHTS: Final = {"rt": 7.8, "rw": 4.0, "kelurahan": 3.8, "kota": 0.0}
+_PLACE_REASONS: Final = {
+    "rt": "RT sama",
+    "rw": "RW sama, RT berbeda",
+    "kelurahan": "kelurahan sama, RW berbeda",
+    "kota": "kelurahan berbeda",
+}
+_SAME_ADDRESS: Final = 0.9  # address similarity from which it counts, for its weight
+_SAME_ADDRESS_WEIGHT: Final = 2.2  # several family cards in one house: a person on two of them
 _SAME_ENTRY_SCORE: Final = 0.99
-
-
-@lru_cache(maxsize=1 << 16)
-def name_tokens(name: str) -> tuple[str, ...]:
-    """The name as comparable tokens: no titles or degrees, one spelling per name."""
-    text = _SPACED_DEGREE.sub(r"\1.\2", name.lower())
-    head, _, tail = text.partition(",")
-    tokens: list[str] = []
-    patronymic = False
-    for raw in re.split(r"[\s\-/]+", head):
-        compact = re.sub(r"[^a-z]", "", raw)
-        if not compact or (compact in _TITLES and not tokens):
-            continue
-        if compact in _DEGREES and (
-            compact not in _AMBIGUOUS_DEGREES or re.search(r"[a-z]\.[a-z]", raw)
-        ):
-            continue
-        for part in re.split(r"\.+", raw):
-            cleaned = re.sub(r"[^a-z]", "", part)
-            if cleaned in _PATRONYMIC:
-                patronymic = True
-            elif cleaned:
-                spelled = _spelling(_VARIANTS.get(cleaned, cleaned))
-                tokens.append(f"~{spelled}" if patronymic else spelled)
-    # After a comma come degrees and titles; anything else there is a name written surname-first.
-    for raw in re.split(r"[\s,]+", tail):
-        compact = re.sub(r"[^a-z]", "", raw)
-        if compact and compact not in _DEGREES and compact not in _TITLES:
-            tokens.append(_spelling(_VARIANTS.get(compact, compact)))
-    return tuple(tokens)
-
-
-def _spelling(token: str) -> str:
-    for old, new in _SPELLING:
-        token = token.replace(old, new)
-    token = _FINAL_H.sub("", _FINAL_Y.sub("i", token))
-    return _DOUBLED.sub(r"\1", token)
-
-
-def _token_cost(token: str) -> float:
-    # "~" marks a father's name after bin/binti: often left out, so weak like "Muhammad".
-    if token.startswith("~") or token in _WEAK:
-        return _WEAK_COST * len(token.lstrip("~"))
-    return float(len(token))
-
-
-def name_similarity(a: Sequence[str], b: Sequence[str]) -> float:
-    """0..1: one minus the edits needed per character, tokens aligned in any order."""
-    if not a or not b:
-        return 0.0
-    if sorted(a) == sorted(b):
-        return 1.0
-    a = [t.lstrip("~") if t.startswith("~") else t for t in a]
-    b = [t.lstrip("~") if t.startswith("~") else t for t in b]
-    # Compounds are written both ways (Nurhayati / Nur Hayati): compare the names run together.
-    joined = 1.0 - OSA.normalized_distance(
-        _DOUBLED.sub(r"\1", "".join(a)), _DOUBLED.sub(r"\1", "".join(b))
-    )
-    pairs = sorted(
-        (_token_distance(x, y) / max(len(x), len(y)), _token_distance(x, y), i, j)
-        for i, x in enumerate(a)
-        for j, y in enumerate(b)
-    )
-    used_a: set[int] = set()
-    used_b: set[int] = set()
-    cost = 0.0
-    for _, distance, i, j in pairs:
-        if i not in used_a and j not in used_b:
-            used_a.add(i)
-            used_b.add(j)
-            cost += distance
-    cost += sum(_token_cost(t) for i, t in enumerate(a) if i not in used_a)
-    cost += sum(_token_cost(t) for j, t in enumerate(b) if j not in used_b)
-    aligned = 1.0 - cost / max(sum(map(len, a)), sum(map(len, b)))
-    return max(0.0, joined, aligned)
-
-
-def _token_distance(x: str, y: str) -> int:
-    if len(x) == 1 or len(y) == 1:  # an initial: "A. Rahman" stands for a name starting with A
-        return 1 if x[0] == y[0] else max(len(x), len(y))
-    return OSA.distance(x, y)
 
 
 def date_relation(a: date | None, b: date | None) -> DateRelation | None:
@@ -243,8 +135,12 @@ def date_relation(a: date | None, b: date | None) -> DateRelation | None:
     differ = [i for i in range(8) if sa[i] != sb[i]]
     if len(differ) == 1:
         return "tahun" if differ[0] < 4 else "satu_angka"
-    if len(differ) == 2 and differ[1] == differ[0] + 1 and sa[differ[0]] == sb[differ[1]]:
-        return "angka_bertukar"  # two differing adjacent digits with one shared: a swap
+    if (
+        len(differ) == 2
+        and differ[1] == differ[0] + 1
+        and (sa[differ[0]], sa[differ[1]]) == (sb[differ[1]], sb[differ[0]])
+    ):
+        return "angka_bertukar"
     return None
 
 
@@ -252,15 +148,17 @@ def _digits(d: date) -> str:
     return f"{d.year:04d}{d.month:02d}{d.day:02d}"
 
 
-def _date_keys(d: date) -> Iterator[str]:
-    """Keys two dates share when one typo separates them (see date_relation)."""
-    s = _digits(d)
-    for i in range(2, 8):  # the century is not mistyped in practice
-        yield f"m{i}{s[:i]}{s[i + 1 :]}"
-    for i in range(2, 7):
-        yield f"t{i}{s[:i]}{min(s[i], s[i + 1])}{max(s[i], s[i + 1])}{s[i + 2 :]}"
-    if d.day <= 12:
-        yield f"s{s[:4]}{min(s[4:6], s[6:])}{max(s[4:6], s[6:])}"
+def _near_date_keys(s: str) -> list[str]:
+    """Keys two YYYYMMDD dates share when one typo separates them (see date_relation).
+
+    "_" marks a masked digit, "<" two adjacent digits put in order, "~" day and month put in
+    order, so keys of different kinds never collide. The century is not mistyped in practice.
+    """
+    keys = [s[:i] + "_" + s[i + 1 :] for i in range(2, 8)]
+    keys += [f"{s[:i]}<{min(s[i], s[i + 1])}{max(s[i], s[i + 1])}{s[i + 2 :]}" for i in range(2, 7)]
+    if s[6:] <= "12":
+        keys.append(f"{s[:4]}~{min(s[4:6], s[6:])}{max(s[4:6], s[6:])}")
+    return keys
 
 
 @lru_cache(maxsize=1 << 16)
@@ -280,77 +178,132 @@ def address_similarity(a: str, b: str) -> float:
     return fuzz.token_set_ratio(left, right) / 100.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Row:
     person: Person
     tokens: tuple[str, ...]
-    sorted_name: str
+    sorted_name: str  # for the prefilter and for counting how common a name is
+    written: str  # tokens in the order written: a typo in a first letter changes the sorting
+    digits: str | None  # birth date as YYYYMMDD
+    initials: str  # first letters of the distinctive tokens
+    sharing: int = 0  # people of the same sex with the same name
+
+
+def _row(person: Person) -> _Row:
+    tokens = name_tokens(person.name)
+    written = plain(tokens)
+    initials = {t[0] for t in distinctive(tokens)} or {t[0] for t in written}
+    digits = _digits(person.birth_date) if person.birth_date else None
+    return _Row(
+        person, tokens, " ".join(sorted(written)), " ".join(written), digits, "".join(initials)
+    )
 
 
 def candidate_pairs(
     people: Iterable[Person], *, threshold: float = DEFAULT_THRESHOLD
 ) -> list[Candidate]:
     """Pairs scoring at least `threshold`, most probable first."""
-    rows = []
-    for person in people:
-        tokens = name_tokens(person.name)
-        rows.append(_Row(person, tokens, " ".join(sorted(t.lstrip("~") for t in tokens))))
+    rows = [_row(person) for person in people]
+    counts = Counter((row.person.sex, row.sorted_name) for row in rows)
+    for row in rows:
+        row.sharing = counts[row.person.sex, row.sorted_name]
     found = []
-    for i, j in _blocked_pairs(rows):
-        candidate = _compare(rows[i], rows[j])
+    ratio = fuzz.ratio
+    size = len(rows)
+    for pair in _blocked_pairs(rows):
+        a, b = rows[pair // size], rows[pair % size]
+        if (
+            ratio(a.sorted_name, b.sorted_name, score_cutoff=_PREFILTER) == 0.0
+            and ratio(a.written, b.written, score_cutoff=_PREFILTER) == 0.0
+        ):
+            continue
+        candidate = _compare(a, b)
         if candidate is not None and candidate.score >= threshold:
             found.append(candidate)
     found.sort(key=lambda c: (-c.score, c.left, c.right))
     return found
 
 
-def _blocked_pairs(rows: Sequence[_Row]) -> set[tuple[int, int]]:
+def _blocked_pairs(rows: Sequence[_Row]) -> set[int]:
+    """Pairs of the same sex that share a blocking key (see the module doc), as i * n + j for
+    row indexes i < j: plain ints, because a million tuples keep the garbage collector busy."""
+    n = len(rows)
     by_area: dict[tuple[str, str], list[int]] = defaultdict(list)
-    by_date: dict[tuple[str, date], list[int]] = defaultdict(list)
+    by_date: dict[tuple[str, str], list[int]] = defaultdict(list)
     by_name: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, row in enumerate(rows):
         person = row.person
         by_area[person.kelurahan_code, person.sex].append(index)
-        if person.birth_date is not None:
-            by_date[person.sex, person.birth_date].append(index)
+        if row.digits is not None:
+            by_date[person.sex, row.digits].append(index)
             if row.sorted_name:
                 by_name[person.sex, row.sorted_name].append(index)
-    pairs: set[tuple[int, int]] = set()
+    pairs: set[int] = set()
     for group in by_date.values():
-        pairs.update(combinations(group, 2))
-    for group in (*by_area.values(), *by_name.values()):
-        if len(group) > 1:
+        pairs.update(i * n + j for i, j in combinations(group, 2))
+    for group in by_area.values():
+        pairs.update(_near_date_pairs(rows, group))
+    for group in by_name.values():
+        # Most names are shared by a few people: checking their dates directly is cheaper.
+        if len(group) <= _SMALL_GROUP:
+            pairs.update(
+                i * n + j
+                for i, j in combinations(group, 2)
+                if date_relation(rows[i].person.birth_date, rows[j].person.birth_date)
+            )
+        else:
             pairs.update(_near_date_pairs(rows, group))
     for group in by_area.values():
         pairs.update(_undated_pairs(rows, group))
     return pairs
 
 
-def _near_date_pairs(rows: Sequence[_Row], group: list[int]) -> Iterator[tuple[int, int]]:
-    blocks: dict[str, list[int]] = defaultdict(list)
+def _near_date_pairs(rows: Sequence[_Row], group: list[int]) -> Iterator[int]:
+    """Pairs whose birth dates are one typo apart; equal dates are paired city-wide elsewhere.
+
+    Keys also carry a name initial: without it a masked year digit joins everyone born on the
+    same day of another decade, most of them strangers by name. Losing a pair to it takes a
+    date typo and a typo in the first letter of every distinctive name token together.
+    Keys are made once per date and initial, because placeholder dates gather many people.
+    """
+    units: dict[str, list[int]] = defaultdict(list)
     for index in group:
-        birth_date = rows[index].person.birth_date
-        if birth_date is not None:
-            for key in _date_keys(birth_date):
-                blocks[key].append(index)
-    for block in blocks.values():
-        yield from combinations(block, 2)
+        row = rows[index]
+        if row.digits is not None:
+            for initial in row.initials:
+                units[row.digits + initial].append(index)
+    members = list(units.values())
+    # Most keys hold one unit: remember the first as a plain int and make lists only for keys
+    # that turn out to be shared (millions of one-item lists keep the garbage collector busy).
+    first: dict[str, int] = {}
+    shared: dict[str, list[int]] = {}
+    for number, unit in enumerate(units):
+        for key in _near_date_keys(unit[:8]):
+            key += unit[8:]
+            other = first.setdefault(key, number)
+            if other != number:
+                shared.setdefault(key, [other]).append(number)
+    n = len(rows)
+    for numbers in shared.values():
+        for left, right in combinations(numbers, 2):  # different dates
+            for i in members[left]:
+                for j in members[right]:
+                    yield i * n + j if i < j else j * n + i
 
 
-def _undated_pairs(rows: Sequence[_Row], group: list[int]) -> Iterator[tuple[int, int]]:
+def _undated_pairs(rows: Sequence[_Row], group: list[int]) -> Iterator[int]:
     undated = [i for i in group if rows[i].person.birth_date is None]
     if not undated:
         return
     by_token: dict[str, list[int]] = defaultdict(list)
     for index in group:
-        for token in set(rows[index].tokens):
-            if token not in _WEAK and not token.startswith("~") and len(token) > 1:
-                by_token[token].append(index)
+        for token in set(distinctive(rows[index].tokens)):
+            by_token[token].append(index)
     for index in undated:
         for token in set(rows[index].tokens):
             for other in by_token.get(token, ()):
                 if other != index:
-                    yield (min(index, other), max(index, other))
+                    yield min(index, other) * len(rows) + max(index, other)
 
 
 def _compare(a: _Row, b: _Row) -> Candidate | None:
@@ -363,32 +316,70 @@ def _compare(a: _Row, b: _Row) -> Candidate | None:
         # his father); only an exact repeat is a double entry.
         if a.sorted_name != b.sorted_name or p.birth_date is None or p.birth_date != q.birth_date:
             return None
-        return Candidate(
-            left,
-            right,
-            _SAME_ENTRY_SCORE,
-            ("tercatat dua kali dalam satu KK", _name_reason(a, b, 1.0), "tanggal lahir sama"),
-        )
-    if fuzz.ratio(a.sorted_name, b.sorted_name, score_cutoff=_PREFILTER) == 0.0:
-        return None
+        repeat = ("tercatat dua kali dalam satu KK", _name_reason(a, b, 1.0, 0))
+        return Candidate(left, right, _SAME_ENTRY_SCORE, (*repeat, "tanggal lahir sama"))
     similarity = name_similarity(a.tokens, b.tokens)
-    relation = date_relation(p.birth_date, q.birth_date)
-    weight = _BIAS + _interpolate(similarity) + _DATE_WEIGHTS[relation]
-    reasons = [_name_reason(a, b, similarity)]
+    edits = _name_edits(a, b, similarity)
+    weight = _BIAS + _name_weight(similarity, edits)
+    reasons = [_name_reason(a, b, similarity, edits)]
+    if edits and _other_word(a, b):
+        weight = _BIAS + _OTHER_WORD
+        reasons.append("tetapi satu kata nama berbeda, bukan salah ketik")
+    if similarity >= 0.85:
+        sharing = max(a.sharing, b.sharing)
+        if sharing > _COMMON_NAME:
+            common = _COMMON_NAME_WEIGHT * math.log(sharing / _COMMON_NAME)
+            weight += max(_COMMON_NAME_FLOOR, common)
+            reasons.append(f"nama umum: {sharing} orang bernama sama")
+        if len(distinctive(a.tokens)) <= 1:
+            weight += _ONE_WORD_NAME
+    relation: str | None = date_relation(p.birth_date, q.birth_date)
+    if relation == "sama" and p.birth_date and p.birth_date.strftime("%m%d") in _PLACEHOLDER_DAYS:
+        relation = "sama_umum"
+    weight += _DATE_WEIGHTS[relation]
     if relation is not None:
         reasons.append(_DATE_REASONS[relation])
-    place_weight, place_reason = _place(p, q)
-    weight += place_weight
-    reasons.append(place_reason)
+    place = _place(p, q)
+    weight += _PLACE_WEIGHTS[place]
+    reasons.append(_PLACE_REASONS[place])
     address = address_similarity(p.address, q.address)
-    if address >= 0.75:
-        weight += 1.0 if address >= 0.9 else 0.5
+    if address >= _SAME_ADDRESS:
+        weight += _SAME_ADDRESS_WEIGHT
         reasons.append(f"alamat mirip {address:.2f}")
     score = round(1.0 / (1.0 + math.exp(-weight)), 3)
     return Candidate(left, right, score, tuple(reasons))
 
 
-def _name_reason(a: _Row, b: _Row, similarity: float) -> str:
+def _name_edits(a: _Row, b: _Row, similarity: float) -> int:
+    """Letters that differ between the normalised names (3 means three or more)."""
+    if similarity == 1.0:
+        return 0
+    return min(
+        OSA.distance(a.sorted_name, b.sorted_name, score_cutoff=3),
+        OSA.distance(a.written, b.written, score_cutoff=3),
+    )
+
+
+def _other_word(a: _Row, b: _Row) -> bool:
+    """The one distinctive word that differs, when it is another word rather than a typo:
+    twins and siblings share the rest (Muhammad Hasan Saputra, Muhammad Husain Saputra)."""
+    left, right = Counter(distinctive(a.tokens)), Counter(distinctive(b.tokens))
+    only_a, only_b = list((left - right).elements()), list((right - left).elements())
+    if len(only_a) != 1 or len(only_b) != 1:
+        return False
+    x, y = only_a[0], only_b[0]
+    return OSA.distance(x, y) >= (2 if max(len(x), len(y)) <= 6 else 3)
+
+
+def _name_weight(similarity: float, edits: int) -> float:
+    return 0.0 if edits == 0 else _interpolate(similarity) + _EDIT_BONUS.get(edits, 0.0)
+
+
+def _name_reason(a: _Row, b: _Row, similarity: float, edits: int) -> str:
+    if edits == 1:
+        return f"nama beda satu huruf (mirip {similarity:.2f})"
+    if edits == 2:
+        return f"nama beda dua huruf (mirip {similarity:.2f})"
     if similarity < 1.0:
         return f"nama mirip {similarity:.2f}"
     if a.person.name.strip().lower() == b.person.name.strip().lower():
@@ -405,11 +396,9 @@ def _interpolate(similarity: float) -> float:
     return _NAME_WEIGHTS[-1][1]
 
 
-def _place(p: Person, q: Person) -> tuple[float, str]:
+def _place(p: Person, q: Person) -> str:
     if p.kelurahan_code != q.kelurahan_code:
-        return -1.0, "kelurahan berbeda"
+        return "kota"
     if p.rw != q.rw:
-        return 0.5, "kelurahan sama, RW berbeda"
-    if p.rt != q.rt:
-        return 1.0, "RW sama, RT berbeda"
-    return 1.5, "RT sama"
+        return "kelurahan"
+    return "rw" if p.rt != q.rt else "rt"
