@@ -6,9 +6,12 @@ import asyncio
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from sinergi.config import Settings
 
 app = typer.Typer(help="Sinergi: satu data, satu linimasa (one data set, one case timeline).")
 dlq_app = typer.Typer(help="Dead-letter stream: event yang gagal diproses (failed events).")
@@ -64,6 +67,52 @@ def migrate(service: str) -> None:
     from sinergi.migrate import upgrade
 
     asyncio.run(upgrade(service, Settings()))
+
+
+@app.command("import")
+def import_file(
+    path: Annotated[Path, typer.Argument(help="Berkas XLSX atau CSV dari RT")],
+    report: Annotated[Path | None, typer.Option(help="Laporan baris ditolak (CSV)")] = None,
+    data_dir: DataDir = Path(".sinergi"),
+) -> None:
+    """Impor rumah tangga dan anggota dari XLSX/CSV ke registry (bulk import).
+
+    The registry's database comes from SINERGI_DATABASE_URL, or the `sinergi up` data folder.
+    The events wait in the registry's outbox; its relay publishes them.
+    """
+    from services.registry.import_api import describe, report_path_for, run_import
+    from services.registry.import_files import FileRejected
+    from sinergi.config import Settings
+
+    if os.environ.get("SINERGI_DATABASE_URL"):
+        settings = Settings()
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite+aiosqlite:///{(data_dir.resolve() / 'registry.db').as_posix()}"
+        servers = (
+            _nats_servers(None, data_dir) if nats_known(data_dir) else ["nats://127.0.0.1:4333"]
+        )
+        settings = Settings(database_url=url, nats_servers=servers)
+        asyncio.run(_migrate_registry(settings))
+    try:
+        summary = run_import(path, settings, report=report)
+    except FileRejected as error:
+        typer.echo(f"{error.pesan} ({error.message})", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(describe(summary))
+    typer.echo(f"laporan (report): {report or report_path_for(path)}")
+
+
+def nats_known(data_dir: Path) -> bool:
+    from sinergi.up import nats_url_file
+
+    return bool(os.environ.get("SINERGI_NATS_SERVERS")) or nats_url_file(data_dir).exists()
+
+
+async def _migrate_registry(settings: Settings) -> None:
+    from sinergi.migrate import upgrade
+
+    await upgrade("registry", settings)
 
 
 @app.command()

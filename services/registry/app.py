@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from opentelemetry.trace import TracerProvider
 from sinergi_contracts import EVENT_TYPES
 
 from services.registry import api
+from services.registry.import_api import import_routes
 from services.registry.models import metadata, tables
 from sinergi.config import Settings
-from sinergi.service import ServiceDefinition, create_service_app
+from sinergi.service import Runtime, ServiceDefinition, create_service_app
+
+
+def routes(runtime: Runtime) -> APIRouter:
+    router = api.routes(runtime)
+    router.include_router(import_routes(runtime))
+    return router
+
 
 DEFINITION = ServiceDefinition(
     name="registry",
@@ -21,7 +29,7 @@ DEFINITION = ServiceDefinition(
     ),
     metadata=metadata,
     tables=tables,
-    routes=api.routes,
+    routes=routes,
     publishes=tuple(e for e in EVENT_TYPES.values() if e.service == "registry"),
 )
 

@@ -133,11 +133,11 @@ async def add_member(
         await store.insert_member(tx.conn, member)
         _publish(tx, event)
         if member.nik:
-            await _record_nik_conflicts(tx, member)
+            await record_nik_conflicts(tx, member)
     return member
 
 
-async def _record_nik_conflicts(tx: Transaction, member: Member) -> None:
+async def record_nik_conflicts(tx: Transaction, member: Member) -> None:
     """The same NIK in two households blocks both from verification until resolved."""
     assert member.nik is not None
     others = await store.households_with_nik(

@@ -132,3 +132,13 @@ visits = Table(
     Column("observations", JSON, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
+
+import_reports = Table(
+    "import_reports",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("filename", String(255), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Column("summary", JSON, nullable=False),
+    Column("report_csv", Text, nullable=False),
+)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 15:02:27.013697
+Create Date: 2026-11-28 17:55:39.198164
 
 """
 from typing import Sequence, Union
@@ -42,6 +42,14 @@ def upgrade() -> None:
     with op.batch_alter_table('households', schema=None) as batch_op:
         batch_op.create_index('ix_households_area', ['kelurahan_code', 'rw', 'rt'], unique=False)
 
+    op.create_table('import_reports',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('imported_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('summary', sa.JSON(), nullable=False),
+    sa.Column('report_csv', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('outbox',
     sa.Column('position', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('event_id', sa.String(length=64), nullable=False),
@@ -209,6 +217,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_unpublished', postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
 
     op.drop_table('outbox')
+    op.drop_table('import_reports')
     with op.batch_alter_table('households', schema=None) as batch_op:
         batch_op.drop_index('ix_households_area')
 

@@ -1,0 +1,172 @@
+"""The two ways into the bulk import: `POST /imports` (an upload) and `sinergi import FILE`."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import gc
+import io
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO, Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, File, HTTPException, Response, UploadFile
+from pydantic import BaseModel, Field
+
+from services.registry import import_files
+from services.registry.api import PROBLEMS, answers
+from services.registry.import_files import FileRejected
+from services.registry.imports import ImportSummary, import_file, load_report
+from services.registry.models import tables
+from sinergi.config import Settings
+from sinergi.db import create_engine
+from sinergi.errors import FieldProblem, ValidationProblem
+from sinergi.outbox import UnitOfWork
+from sinergi.service import Runtime
+
+INLINE_REJECTIONS = 100
+
+
+class RejectionView(BaseModel):
+    row: int = Field(description="Nomor baris seperti di lembar kerja (judul kolom = baris 1)")
+    column: str
+    rule: str
+    pesan: str
+    message: str
+
+
+class ImportView(BaseModel):
+    """Ringkasan impor (import summary): rows = members_created + members_existing + rejected."""
+
+    id: UUID
+    filename: str
+    rows: int
+    households_created: int
+    members_created: int
+    members_existing: int = Field(description="Sudah ada di rumah tangganya: tidak ditambah lagi")
+    rejected: int = Field(description="Baris yang ditolak (rejected rows)")
+    nik_conflicts: int
+    seconds: float
+    ignored_columns: list[str] = Field(description="Kolom yang tidak dikenal dan tidak dibaca")
+    report_url: str = Field(description="Laporan baris yang ditolak, CSV (rejected rows)")
+    rejections: list[RejectionView] = Field(
+        description=f"{INLINE_REJECTIONS} penolakan pertama; semuanya ada di report_url"
+    )
+
+    @classmethod
+    def of(cls, counts: dict[str, Any], report_csv: str) -> ImportView:
+        lines = csv.reader(io.StringIO(report_csv))
+        next(lines, None)  # the header
+        rejections = [
+            RejectionView(row=int(r[0]), column=r[1], rule=r[2], pesan=r[3], message=r[4])
+            for r, _ in zip(lines, range(INLINE_REJECTIONS), strict=False)
+        ]
+        return cls(
+            **counts,
+            report_url=f"/imports/{counts['id']}/report.csv",
+            rejections=rejections,
+        )
+
+
+def import_routes(runtime: Runtime) -> APIRouter:
+    router = APIRouter(tags=["impor (bulk import)"], responses=PROBLEMS)
+
+    @router.post(
+        "/imports",
+        summary="Impor XLSX/CSV dari RT (one row per member; header names as in the template)",
+    )
+    async def upload(file: Annotated[UploadFile, File()]) -> ImportView:
+        name = file.filename or "unggahan"
+        with tempfile.TemporaryDirectory() as folder:
+            source: Path | IO[bytes] = file.file
+            if (file.size or 0) >= import_files.WORKER_MIN_BYTES:
+                # A big file is read by a worker process, which needs it under a name.
+                source = Path(folder) / "upload"
+                await asyncio.to_thread(_save, file.file, source)
+            try:
+                summary = await import_file(runtime.uow, runtime.engine, source, filename=name)
+            except FileRejected as rejected:
+                problem = FieldProblem(
+                    field="file",
+                    rule="file_rejected",
+                    pesan=f"file: {rejected.pesan}",
+                    message=f"file: {rejected.message}",
+                )
+                body = ValidationProblem(errors=[problem]).model_dump()
+                raise HTTPException(422, detail=body) from None
+        return ImportView.of(summary.counts(), summary.report_csv())
+
+    @router.get("/imports/{import_id}", summary="Ringkasan satu impor (one import's summary)")
+    async def read(import_id: UUID) -> ImportView:
+        with answers():
+            async with runtime.engine.connect() as conn:
+                counts, report = await load_report(conn, import_id)
+        return ImportView.of(counts, report)
+
+    @router.get(
+        "/imports/{import_id}/report.csv",
+        summary="Laporan baris yang ditolak, CSV (rejected rows: row, column, rule, reason)",
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+    async def report(import_id: UUID) -> Response:
+        with answers():
+            async with runtime.engine.connect() as conn:
+                _, text = await load_report(conn, import_id)
+        return Response(
+            # The BOM makes Excel open the file as UTF-8.
+            content="\ufeff" + text,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="impor-{import_id}.csv"'},
+        )
+
+    return router
+
+
+def _save(upload: IO[bytes], path: Path) -> None:
+    upload.seek(0)
+    with path.open("wb") as out:
+        shutil.copyfileobj(upload, out, 1 << 20)
+
+
+def report_path_for(path: Path) -> Path:
+    """Where `sinergi import` writes the rejected rows: beside the file."""
+    return path.with_name(f"{path.stem}.laporan.csv")
+
+
+def run_import(path: Path, settings: Settings, *, report: Path | None = None) -> ImportSummary:
+    """`sinergi import FILE`: import into the registry database named by `settings`.
+
+    The events wait in the outbox; the running registry service's relay publishes them. The
+    rejected rows go to `report` (default FILE.laporan.csv) when there are any.
+    """
+
+    async def run() -> ImportSummary:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        uow = UnitOfWork(engine=engine, outbox=tables.outbox, on_commit=lambda: None)
+        # What is alive now lives until the end: leave it out of the full collections that
+        # ~200,000 rows' worth of objects set off (as `sinergi serve` does after start-up).
+        gc.freeze()
+        try:
+            return await import_file(uow, engine, path, filename=path.name)
+        finally:
+            gc.unfreeze()
+            await engine.dispose()
+
+    summary = asyncio.run(run())
+    if summary.rejections:
+        (report or report_path_for(path)).write_text(summary.report_csv(), encoding="utf-8-sig")
+    return summary
+
+
+def describe(summary: ImportSummary) -> str:
+    """The summary for a terminal, Indonesian first."""
+    s = summary
+    return (
+        f"{s.rows} baris (rows): {s.households_created} rumah tangga baru (new households), "
+        f"{s.members_created} anggota baru (new members), {s.members_existing} sudah ada "
+        f"(already there), {s.rejected} ditolak (rejected), {s.nik_conflicts} konflik NIK "
+        f"(NIK conflicts); {s.seconds:.1f} s"
+    )
