@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     consumer_batch_wait_seconds: float = Field(default=0.05, gt=0)
     relay_batch_size: int = Field(default=500, ge=1, le=10000)
     relay_poll_seconds: float = Field(default=0.5, gt=0)
+    duplicate_scan_seconds: float = Field(
+        default=5.0, gt=0, description="Registry: seconds between scans of the duplicate queue"
+    )
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"
     log_json: bool = True

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import nats
 from fastapi import APIRouter, FastAPI
@@ -30,6 +33,7 @@ from sinergi.errors import install_error_handlers
 from sinergi.outbox import OutboxRelay, UnitOfWork
 from sinergi.streams import durable_config, ensure_streams
 from sinergi.tables import RuntimeTables
+from sinergi.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,9 @@ class ServiceDefinition:
     routes: Callable[[Runtime], APIRouter]
     subscriptions: Sequence[Subscription] = ()
     publishes: Sequence[type[Event]] = ()
+    # Background loops of the service (e.g. the registry's duplicate scanner), run while the
+    # service runs and cancelled when it stops.
+    workers: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
 
     @property
     def durables(self) -> list[str]:
@@ -66,6 +73,7 @@ class Runtime:
     js: JetStreamContext | None = None
     relay: OutboxRelay | None = None
     consumers: list[BatchConsumer] = field(default_factory=list)
+    workers: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.uow = UnitOfWork(
@@ -172,6 +180,10 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
                 max_wait=settings.consumer_batch_wait_seconds,
             )
         await runtime.broker.start()
+        runtime.workers = [
+            asyncio.create_task(work(runtime), name=f"{runtime.definition.name}-{work.__name__}")
+            for work in runtime.definition.workers
+        ]
         yield runtime
     finally:
         await _shut_down(runtime)
@@ -180,6 +192,7 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
 async def _shut_down(runtime: Runtime) -> None:
     """Stop every part even when NATS or the database is already gone."""
     steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+        *((task.get_name(), functools.partial(cancel_and_wait, task)) for task in runtime.workers),
         ("broker", runtime.broker.stop),
         *((f"consumer {c.name}", c.stop) for c in runtime.consumers),
     ]

@@ -71,6 +71,7 @@ async def settings_for(tmp_path: Path, nats_server: NatsServer) -> AsyncIterator
             "max_deliver": 3,
             "ack_wait_seconds": 5.0,
             "relay_poll_seconds": 0.1,
+            "duplicate_scan_seconds": 0.1,
             "consumer_batch_wait_seconds": 0.02,
             "log_json": False,
         }

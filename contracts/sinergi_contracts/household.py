@@ -107,6 +107,56 @@ class NikConflictResolved(RegistryEvent):
 
 
 @register
+class DuplicateSuspected(RegistryEvent):
+    """Two member records are probably one person, at least one of them without a NIK.
+
+    A kelurahan officer decides: merge, or not a duplicate. Each household involved gets the
+    event, naming its own member first.
+    """
+
+    name: ClassVar[str] = "duplicate_suspected"
+
+    candidate_id: UUID
+    member_id: UUID = Field(description="The member of this household")
+    other_member_id: UUID
+    other_household_id: UUID
+    score: float = Field(ge=0, le=1, description="Estimated probability that both are one person")
+    reasons: list[str] = Field(description="Why, in Indonesian, as the officer reads it")
+
+
+@register
+class DuplicateDismissed(RegistryEvent):
+    """A kelurahan officer decided the two records are different people (bukan duplikat)."""
+
+    name: ClassVar[str] = "duplicate_dismissed"
+
+    candidate_id: UUID
+    member_id: UUID = Field(description="The member of this household")
+    other_member_id: UUID
+    other_household_id: UUID
+    note: str
+
+
+@register
+class MembersMerged(RegistryEvent):
+    """A kelurahan officer merged two records of one person into the kept one.
+
+    The removed record is gone from the registry; its measurements now belong to the kept
+    member. A service holding anything about `removed_member_id` should move it to
+    `kept_member_id`. Each household involved gets the event.
+    """
+
+    name: ClassVar[str] = "members_merged"
+
+    candidate_id: UUID
+    kept_member_id: UUID
+    kept_household_id: UUID
+    removed_member_id: UUID
+    removed_household_id: UUID
+    note: str
+
+
+@register
 class HouseholdAssessed(RegistryEvent):
     """An assessment against a poverty ruleset (penilaian kemiskinan)."""
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 from opentelemetry.trace import TracerProvider
 from sinergi_contracts import EVENT_TYPES
 
-from services.registry import api
+from services.registry import api, duplicates, duplicates_api
 from services.registry.import_api import import_routes
 from services.registry.models import metadata, tables
 from sinergi.config import Settings
@@ -16,7 +16,14 @@ from sinergi.service import Runtime, ServiceDefinition, create_service_app
 def routes(runtime: Runtime) -> APIRouter:
     router = api.routes(runtime)
     router.include_router(import_routes(runtime))
+    router.include_router(duplicates_api.routes(runtime))
     return router
+
+
+async def scan_duplicates(runtime: Runtime) -> None:
+    await duplicates.watch(
+        runtime.uow, runtime.engine, every=runtime.settings.duplicate_scan_seconds
+    )
 
 
 DEFINITION = ServiceDefinition(
@@ -31,6 +38,7 @@ DEFINITION = ServiceDefinition(
     tables=tables,
     routes=routes,
     publishes=tuple(e for e in EVENT_TYPES.values() if e.service == "registry"),
+    workers=(scan_duplicates,),
 )
 
 

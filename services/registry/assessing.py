@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
-from sinergi_contracts import Envelope, HouseholdAssessed, PovertyStatusChanged
+from sinergi_contracts import HouseholdAssessed, PovertyStatusChanged
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,9 +23,8 @@ from services.registry.assessment import (
 )
 from services.registry.domain import FieldRejected
 from services.registry.models import assessments, households
+from services.registry.publishing import publish
 from sinergi.outbox import Transaction, UnitOfWork
-
-SOURCE = "/sinergi/registry"
 
 
 def ruleset_named(key: str, rulesets: Mapping[str, Ruleset]) -> Ruleset:
@@ -97,7 +96,7 @@ async def _record(
                 reason=reason,
             )
         )
-    tx.publish(*(Envelope.wrap(event, source=SOURCE) for event in events))
+    publish(tx, *events)
     return assessment_id
 
 

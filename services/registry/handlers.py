@@ -10,30 +10,24 @@ from uuid import UUID, uuid4
 from sinergi_contracts import (
     ChildMeasured,
     ChildStuntingDetected,
-    Envelope,
     HouseholdVisited,
     NikConflictDetected,
     NikConflictResolved,
 )
 from sinergi_contracts.household import RegistryEvent
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.registry import domain, store
+from services.registry import domain, duplicates, store
 from services.registry.domain import Household, Member, NotFound, Relation, Sex
 from services.registry.growth import GrowthAssessment, GrowthInputError, Position, assess_growth
 from services.registry.models import kk_history, measurements, members, nik_conflicts, visits
+from services.registry.publishing import publish
 from sinergi.outbox import Transaction, UnitOfWork
-
-SOURCE = "/sinergi/registry"
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _publish(tx: Transaction, *events: RegistryEvent) -> None:
-    tx.publish(*(Envelope.wrap(event, source=SOURCE) for event in events))
 
 
 async def register_household(
@@ -64,7 +58,7 @@ async def register_household(
                     household_id=str(household.id), no_kk=no_kk, valid_from=now, reason="daftar"
                 )
             )
-            _publish(tx, event)
+            publish(tx, event)
     except IntegrityError:
         # The unique No. KK: also catches two RTs registering the same card at once.
         raise domain.DuplicateKK(no_kk) from None
@@ -92,7 +86,7 @@ async def change_kk(
                     household_id=str(household_id), no_kk=no_kk, valid_from=now, reason=reason
                 )
             )
-            _publish(tx, event)
+            publish(tx, event)
     except IntegrityError:
         raise domain.DuplicateKK(no_kk) from None
     return after
@@ -131,7 +125,8 @@ async def add_member(
         )
         await store.save_household(tx.conn, before, after)
         await store.insert_member(tx.conn, member)
-        _publish(tx, event)
+        await duplicates.queue_checks(tx.conn, [member.id])
+        publish(tx, event)
         if member.nik:
             await record_nik_conflicts(tx, member)
     return member
@@ -160,7 +155,7 @@ async def record_nik_conflicts(tx: Transaction, member: Member) -> None:
             (member.household_id, other_household),
             (other_household, member.household_id),
         ):
-            _publish(
+            publish(
                 tx,
                 NikConflictDetected(
                     household_id=here,
@@ -182,7 +177,7 @@ async def _verification_step(
         conflicts = await store.open_conflicts(tx.conn, household_id)
         after, event = step(before, conflicts)
         await store.save_household(tx.conn, before, after)
-        _publish(tx, event)
+        publish(tx, event)
     return after
 
 
@@ -219,28 +214,38 @@ async def resolve_conflict(
         ).first()
         if row is None:
             raise NotFound("Konflik terbuka tidak ditemukan (open conflict not found)")
-        removed = (
-            await tx.conn.execute(
-                select(members.c.household_id).where(
-                    members.c.id == str(remove_member), members.c.nik == row.nik
-                )
+        holders = {
+            m: h
+            for m, h in await tx.conn.execute(
+                select(members.c.id, members.c.household_id).where(members.c.nik == row.nik)
             )
-        ).scalar()
-        if removed is None:
+        }
+        if str(remove_member) not in holders:
             raise domain.FieldRejected(
                 field="remove_member",
                 rule="not_in_conflict",
                 pesan="anggota itu tidak memegang NIK yang berkonflik",
                 message="that member does not hold the conflicting NIK",
             )
-        await tx.conn.execute(delete(members).where(members.c.id == str(remove_member)))
+        removed = await store.load_member(tx.conn, UUID(holders[str(remove_member)]), remove_member)
+        # Another record with the NIK stays: the person's measurements go with it.
+        stays = next((m for m in holders if m != str(remove_member)), None)
+        if stays is None:
+            raise domain.Conflict(
+                "tidak ada catatan lain dengan NIK ini lagi; konflik sudah tidak berlaku "
+                "(no other record holds this NIK any more)"
+            )
+        kept = await store.load_member(tx.conn, UUID(holders[stays]), UUID(stays))
+        await duplicates.fold_member(
+            tx.conn, removed, into=kept, note=f"konflik NIK (NIK conflict) {conflict_id}"
+        )
         await tx.conn.execute(
             update(nik_conflicts)
             .where(nik_conflicts.c.id == str(conflict_id))
             .values(state="resolved", decision="member_removed", note=note, resolved_at=_now())
         )
         for household in {row.household_id, row.other_household_id}:
-            _publish(
+            publish(
                 tx,
                 NikConflictResolved(
                     household_id=UUID(household),
@@ -275,7 +280,7 @@ async def record_visit(
                 recorded_at=_now(),
             )
         )
-        _publish(
+        publish(
             tx,
             HouseholdVisited(
                 household_id=household_id,
@@ -340,7 +345,7 @@ async def record_measurement(
         if stunted != before.stunted_children:
             after = replace(before, stunted_children=stunted, version=before.version + 1)
             await store.save_household(tx.conn, before, after)
-        _publish(
+        publish(
             tx,
             ChildMeasured(
                 household_id=household_id,
@@ -359,7 +364,7 @@ async def record_measurement(
         )
         if result.stunted and not was_stunted and result.hfa_z is not None:
             assert result.hfa_category in ("pendek", "sangat_pendek")
-            _publish(
+            publish(
                 tx,
                 ChildStuntingDetected(
                     household_id=household_id,

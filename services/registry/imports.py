@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import UUID, uuid4
 
-from sinergi_contracts import Envelope
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.registry import domain, handlers, store
+from services.registry import domain, duplicates, handlers, store
 from services.registry.domain import Household, Member
 from services.registry.import_files import parsed_sheet
 from services.registry.import_plan import (
@@ -49,6 +48,7 @@ from services.registry.models import (
     members,
     nik_conflicts,
 )
+from services.registry.publishing import publish
 from sinergi.outbox import UnitOfWork
 
 IN_CHUNK = 2000  # values per IN (...) list, far below SQLite's 32,766 variables
@@ -160,7 +160,7 @@ async def _write(uow: UnitOfWork, plan: Plan) -> int:
             # SQLite's default 2 MB page cache thrashes on the random UUID keys of a bulk load;
             # 64 MB (allocated as used) makes the inserts ~40% faster.
             await tx.conn.exec_driver_sql("PRAGMA cache_size = -65536")
-        tx.publish(*(Envelope.wrap(e, source=handlers.SOURCE) for e in plan.events))
+        publish(tx, *plan.events)
         conn = tx.conn
         if plan.new_households:
             await conn.execute(insert(households), [_household_row(h) for h in plan.new_households])
@@ -181,6 +181,7 @@ async def _write(uow: UnitOfWork, plan: Plan) -> int:
             if m.id in suspects:
                 await store.insert_member(conn, m)
                 await handlers.record_nik_conflicts(tx, m)
+        await duplicates.queue_checks(conn, [m.id for m in plan.members])
         if not suspects:
             return 0
         ids = [str(i) for i in suspects]

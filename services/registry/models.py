@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from sinergi.tables import runtime_tables
@@ -132,6 +133,41 @@ visits = Table(
     Column("observations", JSON, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
+
+# Members waiting for the duplicate scanner, written in the transaction that adds them: the
+# scan runs in the background (duplicates.py) but no member is ever left unchecked.
+duplicate_checks = Table(
+    "duplicate_checks",
+    metadata,
+    Column("member_id", String(36), primary_key=True),
+    Column("queued_at", DateTime(timezone=True), nullable=False),
+)
+
+# The kelurahan officers' review queue of probable duplicates among members without NIK.
+# `sides` keeps what the matcher saw of both members, so a decision stays readable after a
+# merge removed one of them.
+duplicate_candidates = Table(
+    "duplicate_candidates",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("left_member_id", String(36), nullable=False, index=True),
+    Column("right_member_id", String(36), nullable=False, index=True),
+    Column("left_household_id", String(36), nullable=False),
+    Column("right_household_id", String(36), nullable=False),
+    Column("left_kelurahan_code", String(16), nullable=False),
+    Column("right_kelurahan_code", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("sides", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("kept_member_id", String(36), nullable=True),
+    Column("decided_by", String(200), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("left_member_id", "right_member_id"),
+)
+Index("ix_duplicate_candidates_queue", duplicate_candidates.c.state, duplicate_candidates.c.score)
 
 import_reports = Table(
     "import_reports",
