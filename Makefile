@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint unit bench docs clean
+.PHONY: up demo test lint unit bench docs clean
 
 $(STAMP): pyproject.toml contracts/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ dibutuhkan (required)")'
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml contracts/pyproject.toml
 
 up: $(STAMP)
 	$(BIN)/sinergi up
+
+# Synthetic Bontang households into the data folder of `make up` (HOUSEHOLDS=50000 for all).
+demo: $(STAMP)
+	$(BIN)/sinergi demo --households $(or $(HOUSEHOLDS),2000)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -82,18 +82,8 @@ def import_file(
     """
     from services.registry.import_api import describe, report_path_for, run_import
     from services.registry.import_files import FileRejected
-    from sinergi.config import Settings
 
-    if os.environ.get("SINERGI_DATABASE_URL"):
-        settings = Settings()
-    else:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite+aiosqlite:///{(data_dir.resolve() / 'registry.db').as_posix()}"
-        servers = (
-            _nats_servers(None, data_dir) if nats_known(data_dir) else ["nats://127.0.0.1:4333"]
-        )
-        settings = Settings(database_url=url, nats_servers=servers)
-        asyncio.run(_migrate_registry(settings))
+    settings = registry_settings(data_dir)
     try:
         summary = run_import(path, settings, report=report)
     except FileRejected as error:
@@ -101,6 +91,59 @@ def import_file(
         raise typer.Exit(2) from None
     typer.echo(describe(summary))
     typer.echo(f"laporan (report): {report or report_path_for(path)}")
+
+
+@app.command()
+def demo(
+    households: Annotated[
+        int, typer.Option(min=1, max=50_000, help="Jumlah rumah tangga (households)")
+    ] = 2000,
+    seed: Annotated[
+        int, typer.Option(help="Benih acak: sama = data sama (same seed, same data)")
+    ] = 2026,
+    data_dir: DataDir = Path(".sinergi"),
+) -> None:
+    """Isi registry dengan data contoh Kota Bontang (fill the registry with synthetic data).
+
+    Households of all 15 kelurahan with members, NIKs, assessments, measured under-fives and
+    some planted duplicates without NIK, imported as an RT's spreadsheet is. The events wait
+    in the registry's outbox; the running registry publishes them (`sinergi up`).
+    """
+    from datetime import date
+
+    from services.registry.demo import generate
+    from services.registry.demo_load import describe, load
+    from services.registry.models import tables
+    from sinergi.db import create_engine
+    from sinergi.outbox import UnitOfWork
+
+    settings = registry_settings(data_dir)
+    data = generate(households=households, seed=seed, today=date.today())
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        uow = UnitOfWork(engine=engine, outbox=tables.outbox, on_commit=lambda: None)
+        try:
+            return describe(await load(uow, engine, data))
+        finally:
+            await engine.dispose()
+
+    typer.echo(asyncio.run(run()))
+
+
+def registry_settings(data_dir: Path) -> Settings:
+    """The registry's settings for a command run beside it: from SINERGI_* when set, else
+    the `sinergi up` data folder (its database migrated first, as `sinergi up` would)."""
+    from sinergi.config import Settings
+
+    if os.environ.get("SINERGI_DATABASE_URL"):
+        return Settings()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite+aiosqlite:///{(data_dir.resolve() / 'registry.db').as_posix()}"
+    servers = _nats_servers(None, data_dir) if nats_known(data_dir) else ["nats://127.0.0.1:4333"]
+    settings = Settings(database_url=url, nats_servers=servers)
+    asyncio.run(_migrate_registry(settings))
+    return settings
 
 
 def nats_known(data_dir: Path) -> bool:

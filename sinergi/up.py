@@ -124,4 +124,23 @@ def print_urls(services: list[RunningService], nats: NatsServer, data_dir: Path)
             f"  {'':<14} AsyncAPI {service.url}/asyncapi",
         ]
     lines += ["", f"  NATS           {nats.url}", f"  data           {data_dir}", ""]
+    if registry_is_empty(services):
+        lines += [
+            "Registry masih kosong. Untuk melihat-lihat, isi data contoh Kota Bontang di terminal",
+            "lain (the registry is empty; for a first look, load synthetic data):",
+            f"  make demo        atau (or)  {Path(sys.executable).parent / 'sinergi'} demo "
+            f"--households 2000 --data-dir {data_dir}",
+            "",
+        ]
     print("\n".join(lines), flush=True)
+
+
+def registry_is_empty(services: list[RunningService]) -> bool:
+    registry = next((s for s in services if s.name == "registry"), None)
+    if registry is None:
+        return False
+    try:
+        page = httpx.get(f"{registry.url}/households", params={"limit": 1}, timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return page.get("items") == []

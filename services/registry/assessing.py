@@ -110,6 +110,29 @@ async def assess(
     dtsen_source: str | None,
     rulesets: Mapping[str, Ruleset] | None = None,
 ) -> tuple[UUID, Score]:
+    async with uow.begin() as tx:
+        return await assess_in(
+            tx,
+            household_id,
+            ruleset=ruleset,
+            answers=answers,
+            dtsen_desil=dtsen_desil,
+            dtsen_source=dtsen_source,
+            rulesets=rulesets,
+        )
+
+
+async def assess_in(
+    tx: Transaction,
+    household_id: UUID,
+    *,
+    ruleset: str,
+    answers: Mapping[str, bool],
+    dtsen_desil: int | None = None,
+    dtsen_source: str | None = None,
+    rulesets: Mapping[str, Ruleset] | None = None,
+) -> tuple[UUID, Score]:
+    """`assess` in the caller's transaction (the demo loader batches them)."""
     chosen = ruleset_named(ruleset, rulesets or shipped_rulesets())
     try:
         result = score(chosen, answers)
@@ -117,16 +140,15 @@ async def assess(
         raise FieldRejected(
             field=error.field, rule=error.rule, pesan=error.pesan, message=error.message
         ) from None
-    async with uow.begin() as tx:
-        assessment_id = await _record(
-            tx,
-            household_id,
-            result,
-            answers,
-            reason="assessment",
-            dtsen_desil=dtsen_desil,
-            dtsen_source=dtsen_source,
-        )
+    assessment_id = await _record(
+        tx,
+        household_id,
+        result,
+        answers,
+        reason="assessment",
+        dtsen_desil=dtsen_desil,
+        dtsen_source=dtsen_source,
+    )
     return assessment_id, result
 
 

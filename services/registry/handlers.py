@@ -305,75 +305,97 @@ async def record_measurement(
     weight_kg: float | None,
 ) -> tuple[UUID, GrowthAssessment]:
     """A cadre's measurement; a child newly found stunted is announced for the Puskesmas."""
-    measurement_id = uuid4()
     async with uow.begin() as tx:
-        before = await store.load_household(tx.conn, household_id)
-        child = await store.load_member(tx.conn, household_id, member_id)
-        try:
-            result = assess_growth(
-                sex=child.sex,
-                birth_date=child.birth_date,
-                measured_on=measured_on,
-                length_height_cm=length_height_cm,
-                position=position,
-                weight_kg=weight_kg,
-            )
-        except GrowthInputError as error:
-            raise domain.FieldRejected(
-                field=error.field, rule="implausible", pesan=error.pesan, message=error.message
-            ) from None
-        was_stunted = await store.latest_is_stunted(tx.conn, member_id)
-        await tx.conn.execute(
-            insert(measurements).values(
-                id=str(measurement_id),
-                member_id=str(member_id),
-                household_id=str(household_id),
-                measured_on=measured_on,
-                age_days=result.age_days,
-                length_height_cm=result.length_height_cm,
-                position=position,
-                weight_kg=weight_kg,
-                hfa_z=result.hfa_z,
-                hfa_category=result.hfa_category,
-                wfa_z=result.wfa_z,
-                wfa_category=result.wfa_category,
-                outside_standard=result.outside_standard,
-                recorded_at=_now(),
-            )
+        return await measure(
+            tx,
+            household_id,
+            member_id,
+            measured_on=measured_on,
+            length_height_cm=length_height_cm,
+            position=position,
+            weight_kg=weight_kg,
         )
-        stunted = await store.stunted_children(tx.conn, household_id)
-        if stunted != before.stunted_children:
-            after = replace(before, stunted_children=stunted, version=before.version + 1)
-            await store.save_household(tx.conn, before, after)
+
+
+async def measure(
+    tx: Transaction,
+    household_id: UUID,
+    member_id: UUID,
+    *,
+    measured_on: date,
+    length_height_cm: float,
+    position: Position,
+    weight_kg: float | None,
+) -> tuple[UUID, GrowthAssessment]:
+    """`record_measurement` in the caller's transaction (the demo loader batches them)."""
+    measurement_id = uuid4()
+    before = await store.load_household(tx.conn, household_id)
+    child = await store.load_member(tx.conn, household_id, member_id)
+    try:
+        result = assess_growth(
+            sex=child.sex,
+            birth_date=child.birth_date,
+            measured_on=measured_on,
+            length_height_cm=length_height_cm,
+            position=position,
+            weight_kg=weight_kg,
+        )
+    except GrowthInputError as error:
+        raise domain.FieldRejected(
+            field=error.field, rule="implausible", pesan=error.pesan, message=error.message
+        ) from None
+    was_stunted = await store.latest_is_stunted(tx.conn, member_id)
+    await tx.conn.execute(
+        insert(measurements).values(
+            id=str(measurement_id),
+            member_id=str(member_id),
+            household_id=str(household_id),
+            measured_on=measured_on,
+            age_days=result.age_days,
+            length_height_cm=result.length_height_cm,
+            position=position,
+            weight_kg=weight_kg,
+            hfa_z=result.hfa_z,
+            hfa_category=result.hfa_category,
+            wfa_z=result.wfa_z,
+            wfa_category=result.wfa_category,
+            outside_standard=result.outside_standard,
+            recorded_at=_now(),
+        )
+    )
+    stunted = await store.stunted_children(tx.conn, household_id)
+    if stunted != before.stunted_children:
+        after = replace(before, stunted_children=stunted, version=before.version + 1)
+        await store.save_household(tx.conn, before, after)
+    publish(
+        tx,
+        ChildMeasured(
+            household_id=household_id,
+            member_id=member_id,
+            measurement_id=measurement_id,
+            measured_on=measured_on,
+            age_days=result.age_days,
+            length_height_cm=result.length_height_cm,
+            weight_kg=weight_kg,
+            hfa_z=result.hfa_z,
+            hfa_category=result.hfa_category,
+            wfa_z=result.wfa_z,
+            wfa_category=result.wfa_category,
+            outside_standard=result.outside_standard,
+        ),
+    )
+    if result.stunted and not was_stunted and result.hfa_z is not None:
+        assert result.hfa_category in ("pendek", "sangat_pendek")
         publish(
             tx,
-            ChildMeasured(
+            ChildStuntingDetected(
                 household_id=household_id,
                 member_id=member_id,
                 measurement_id=measurement_id,
                 measured_on=measured_on,
-                age_days=result.age_days,
-                length_height_cm=result.length_height_cm,
-                weight_kg=weight_kg,
                 hfa_z=result.hfa_z,
                 hfa_category=result.hfa_category,
-                wfa_z=result.wfa_z,
-                wfa_category=result.wfa_category,
-                outside_standard=result.outside_standard,
+                kelurahan_code=before.kelurahan_code,
             ),
         )
-        if result.stunted and not was_stunted and result.hfa_z is not None:
-            assert result.hfa_category in ("pendek", "sangat_pendek")
-            publish(
-                tx,
-                ChildStuntingDetected(
-                    household_id=household_id,
-                    member_id=member_id,
-                    measurement_id=measurement_id,
-                    measured_on=measured_on,
-                    hfa_z=result.hfa_z,
-                    hfa_category=result.hfa_category,
-                    kelurahan_code=before.kelurahan_code,
-                ),
-            )
     return measurement_id, result

@@ -106,6 +106,8 @@ def test_sinergi_up_runs_the_slice_stops_cleanly_and_keeps_the_data(tmp_path: Pa
         assert httpx.get(f"{urls['registry']}/docs", timeout=5).status_code == 200
     finally:
         assert first.stop() == 0, "".join(first.output)
+    # An empty registry: `sinergi up` offers the synthetic data for a first look.
+    assert any("sinergi demo" in line for line in first.output), "".join(first.output)
 
     assert processes_mentioning(str(data_dir)) == [], "a process outlived Ctrl-C"
 
@@ -118,4 +120,5 @@ def test_sinergi_up_runs_the_slice_stops_cleanly_and_keeps_the_data(tmp_path: Pa
         assert len(timeline.json()["entries"]) == 1
     finally:
         assert second.stop() == 0, "".join(second.output)
+    assert not any("sinergi demo" in line for line in second.output)
     assert processes_mentioning(str(data_dir)) == []
