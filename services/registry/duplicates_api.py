@@ -21,18 +21,48 @@ _SIDE_EXAMPLE: dict[str, Any] = {
     "household_id": "0c9e5b7a-2d41-4e8f-b3a6-5f1d8c2e9b10",
     "name": "Muhammad Rizky Saputra",
     "sex": "L",
-    "birth_date": "2019-03-14",
+    "birth_date": "2022-03-14",
     "nik_last4": "0007",
-    "kelurahan_code": "64.74.02.1004",
+    "kelurahan_code": "64.74.01.1006",
     "rw": 4,
     "rt": 17,
-    "address": "Jl. Pupuk Raya Gg. Mawar No. 7",
+    "address": "Jl. Kapal Selam Gg. Teratai No. 5",
     "head_name": "Siti Aminah",
+}
+
+
+_DUPLICATE_EXAMPLE: dict[str, Any] = {
+    "id": "5d7a9c31-6e2b-4f80-b1c4-9a3e2d7f6b21",
+    "score": 0.97,
+    "reasons": [
+        "nama sama setelah gelar dan ejaan diseragamkan",
+        "tanggal lahir sama",
+        "RT sama",
+    ],
+    "state": "open",
+    "left": _SIDE_EXAMPLE,
+    "right": _SIDE_EXAMPLE
+    | {
+        "member_id": _RIGHT,
+        "household_id": "8e3f1a2b-7c64-4d19-a5e0-3b6c9d1f4e22",
+        "name": "Muhamad Rizky Saputra",
+        "nik_last4": None,
+        "address": "Jl. Kapal Selam Gg. Teratai No. 5A",
+        "head_name": "Rahmat Hidayat",
+    },
+    "detected_at": "2026-11-29T02:15:00Z",
+    "kept_member_id": None,
+    "decided_by": None,
+    "decided_at": None,
+    "note": None,
+    "cursor": "0.97_5d7a9c31-6e2b-4f80-b1c4-9a3e2d7f6b21",
 }
 
 
 class MemberSide(BaseModel):
     """Satu sisi pasangan, seperti yang dilihat pencocok (one member as the matcher saw it)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_SIDE_EXAMPLE]})
 
     member_id: UUID
     household_id: UUID
@@ -50,38 +80,7 @@ class MemberSide(BaseModel):
 class DuplicateView(BaseModel):
     """Calon duplikat: dua catatan yang mungkin satu orang (two records, maybe one person)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "5d7a9c31-6e2b-4f80-b1c4-9a3e2d7f6b21",
-                    "score": 0.97,
-                    "reasons": [
-                        "nama beda satu huruf (mirip 0.96)",
-                        "tanggal lahir sama",
-                        "RT sama",
-                    ],
-                    "state": "open",
-                    "left": _SIDE_EXAMPLE,
-                    "right": _SIDE_EXAMPLE
-                    | {
-                        "member_id": _RIGHT,
-                        "household_id": "8e3f1a2b-7c64-4d19-a5e0-3b6c9d1f4e22",
-                        "name": "Muhamad Rizky Saputra",
-                        "nik_last4": None,
-                        "address": "Jl. Pupuk Raya Gg. Mawar No. 9",
-                        "head_name": "Rahmat Hidayat",
-                    },
-                    "detected_at": "2026-11-29T02:15:00Z",
-                    "kept_member_id": None,
-                    "decided_by": None,
-                    "decided_at": None,
-                    "note": None,
-                    "cursor": "0.97_5d7a9c31-6e2b-4f80-b1c4-9a3e2d7f6b21",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_DUPLICATE_EXAMPLE]})
 
     id: UUID
     score: float = Field(description="Perkiraan peluang keduanya satu orang (0..1)")
@@ -119,6 +118,10 @@ class DuplicateView(BaseModel):
 
 
 class DuplicatePage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_DUPLICATE_EXAMPLE], "next_after": None}]}
+    )
+
     items: list[DuplicateView]
     next_after: str | None = Field(description="Kirim sebagai `after` untuk halaman berikutnya")
 
@@ -165,7 +168,7 @@ class Decide(BaseModel):
 
 class ScanRequest(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"kelurahan_code": "64.74.02.1004"}]}
+        extra="forbid", json_schema_extra={"examples": [{"kelurahan_code": "64.74.01.1006"}]}
     )
 
     kelurahan_code: str | None = Field(

@@ -13,7 +13,7 @@ from typing import IO, Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, File, HTTPException, Response, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.registry import import_files
 from services.registry.api import PROBLEMS, answers
@@ -28,27 +28,81 @@ from sinergi.service import Runtime
 
 INLINE_REJECTIONS = 100
 
+_IMPORT_ID = "b6c0e93a-1f54-4d28-8e7b-5a2d3f9c1e47"
+_REJECTIONS: list[dict[str, Any]] = [
+    {
+        "row": 9,
+        "column": "nik",
+        "rule": "nik_sex",
+        "pesan": "Jenis kelamin menurut NIK P, data anggota L; kirim insist=true bila KTP memang "
+        "begitu",
+        "message": "Sex according to NIK is P, member record says L; send insist=true if the KTP "
+        "says so",
+    },
+    {
+        "row": 37,
+        "column": "tanggal_lahir",
+        "rule": "date_format",
+        "pesan": "harus tanggal yang ada: YYYY-MM-DD, DD/MM/YYYY atau DD-MM-YYYY",
+        "message": "must be a real date: YYYY-MM-DD, DD/MM/YYYY or DD-MM-YYYY",
+    },
+    {
+        "row": 112,
+        "column": "disabilitas",
+        "rule": "yes_no",
+        "pesan": "harus ya atau tidak (y/t, 1/0, kosong = tidak)",
+        "message": "must be yes or no (ya/tidak, y/t, 1/0, empty = no)",
+    },
+]
+
 
 class RejectionView(BaseModel):
+    """Satu baris yang ditolak dan alasannya (one rejected row and why)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_REJECTIONS[0]]})
+
     row: int = Field(description="Nomor baris seperti di lembar kerja (judul kolom = baris 1)")
-    column: str
-    rule: str
-    pesan: str
-    message: str
+    column: str = Field(description="Kolom yang bermasalah, mis. nik (the column at fault)")
+    rule: str = Field(description="Aturan yang dilanggar, mis. nik_sex (the rule broken)")
+    pesan: str = Field(description="Alasan dalam bahasa Indonesia")
+    message: str = Field(description="The reason in English")
 
 
 class ImportView(BaseModel):
     """Ringkasan impor (import summary): rows = members_created + members_existing + rejected."""
 
-    id: UUID
-    filename: str
-    rows: int
-    households_created: int
-    members_created: int
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _IMPORT_ID,
+                    "filename": "pendataan-rt12-loktuan-november-2026.xlsx",
+                    "rows": 148,
+                    "households_created": 41,
+                    "members_created": 139,
+                    "members_existing": 6,
+                    "rejected": 3,
+                    "nik_conflicts": 1,
+                    "seconds": 1.9,
+                    "ignored_columns": ["keterangan"],
+                    "report_url": f"/imports/{_IMPORT_ID}/report.csv",
+                    "rejections": [*_REJECTIONS],
+                }
+            ]
+        }
+    )
+
+    id: UUID = Field(description="ID impor (import id)")
+    filename: str = Field(description="Nama berkas yang diunggah (uploaded file name)")
+    rows: int = Field(description="Baris data, tanpa judul kolom (data rows, header excluded)")
+    households_created: int = Field(description="Rumah tangga baru (new households)")
+    members_created: int = Field(description="Anggota baru (new members)")
     members_existing: int = Field(description="Sudah ada di rumah tangganya: tidak ditambah lagi")
     rejected: int = Field(description="Baris yang ditolak (rejected rows)")
-    nik_conflicts: int
-    seconds: float
+    nik_conflicts: int = Field(
+        description="Konflik NIK baru: NIK yang sudah ada di rumah tangga lain (new NIK conflicts)"
+    )
+    seconds: float = Field(description="Lama impor, detik (duration in seconds)")
     ignored_columns: list[str] = Field(description="Kolom yang tidak dikenal dan tidak dibaca")
     report_url: str = Field(description="Laporan baris yang ditolak, CSV (rejected rows)")
     rejections: list[RejectionView] = Field(
@@ -77,7 +131,17 @@ def import_routes(runtime: Runtime) -> APIRouter:
         "/imports",
         summary="Impor XLSX/CSV dari RT (one row per member; header names as in the template)",
     )
-    async def upload(file: Annotated[UploadFile, File()]) -> ImportView:
+    async def upload(
+        file: Annotated[
+            UploadFile,
+            File(
+                description=(
+                    "Berkas .xlsx atau .csv dari RT, satu baris per anggota, judul kolom seperti "
+                    "templat (one row per member, header names as in the template)"
+                )
+            ),
+        ],
+    ) -> ImportView:
         name = file.filename or "unggahan"
         with tempfile.TemporaryDirectory() as folder:
             source: Path | IO[bytes] = file.file
