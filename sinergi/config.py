@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -39,6 +40,15 @@ class Settings(BaseSettings):
     relay_poll_seconds: float = Field(default=0.5, gt=0)
     duplicate_scan_seconds: float = Field(
         default=5.0, gt=0, description="Registry: seconds between scans of the duplicate queue"
+    )
+    directory_file: Path | None = Field(
+        default=None, description="Referrals: agencies, programmes, deadlines (YAML)"
+    )
+    rules_file: Path | None = Field(
+        default=None, description="Referrals: automatic referral rules (YAML)"
+    )
+    sla_check_seconds: float = Field(
+        default=30.0, gt=0, description="Referrals: pause between checks for overdue referrals"
     )
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"

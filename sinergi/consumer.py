@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sinergi import telemetry
+from sinergi.config import Settings
 from sinergi.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,19 @@ class Subscription:
 
     durable: str
     filter_subject: str
-    apply: Apply
     consumes: tuple[type[Event], ...]
     title: str
     description: str
+    apply: Apply | None = None
+    # For an effect that depends on the service's settings (e.g. a rules file): called once
+    # when the service starts, instead of `apply`.
+    configure: Callable[[Settings], Apply] | None = None
+
+    def bound(self, settings: Settings) -> Apply:
+        if self.configure is not None:
+            return self.configure(settings)
+        assert self.apply is not None, f"{self.durable}: give apply or configure"
+        return self.apply
 
 
 class BatchConsumer:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -99,6 +101,55 @@ def bilingual(text: str) -> ProblemDetail:
 
 def problem(status_code: int, text: str) -> HTTPException:
     return HTTPException(status_code, detail=bilingual(text).model_dump())
+
+
+class DomainError(Exception):
+    """A rule of a service was broken; the message is "Indonesian (English)"."""
+
+
+class NotFound(DomainError):
+    """HTTP 404."""
+
+
+class Conflict(DomainError):
+    """The request is valid but the state does not allow it now (HTTP 409)."""
+
+
+class Forbidden(DomainError):
+    """The caller is not the one who may do this (HTTP 403)."""
+
+
+class FieldRejected(DomainError):
+    """Bad data in one field that the request's schema could not catch (HTTP 422)."""
+
+    def __init__(self, *, field: str, rule: str, pesan: str, message: str):
+        super().__init__(f"{pesan} ({message})")
+        self.field, self.rule, self.pesan, self.message = field, rule, pesan, message
+
+
+@contextlib.contextmanager
+def answers() -> Iterator[None]:
+    """Turn domain errors into 404, 409, 403 or a 422 naming the field and the rule."""
+    try:
+        yield
+    except NotFound as error:
+        raise problem(404, str(error)) from None
+    except Conflict as error:
+        raise problem(409, str(error)) from None
+    except Forbidden as error:
+        raise problem(403, str(error)) from None
+    except FieldRejected as error:
+        body = ValidationProblem(
+            errors=[
+                FieldProblem(
+                    field=error.field,
+                    rule=error.rule,
+                    pesan=f"{error.field}: {error.pesan}",
+                    message=f"{error.field}: {error.message}",
+                )
+            ]
+        )
+        raise HTTPException(422, detail=body.model_dump()) from None
 
 
 def install_error_handlers(app: FastAPI) -> None:

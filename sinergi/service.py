@@ -84,7 +84,7 @@ class Runtime:
                 name=subscription.durable,
                 engine=self.engine,
                 processed=self.definition.tables.processed_events,
-                apply=subscription.apply,
+                apply=subscription.bound(self.settings),
                 tracer=self.tracer,
                 retry_delay=self.settings.retry_delay,
             )

@@ -23,6 +23,13 @@ from sinergi_contracts.household import (
     NikConflictResolved,
     PovertyStatusChanged,
 )
+from sinergi_contracts.referral import (
+    Outcome,
+    ReassessmentRequested,
+    ReferralOverdue,
+    ReferralRequested,
+    ReferralStatusChanged,
+)
 
 __all__ = [
     "EVENT_TYPES",
@@ -45,6 +52,11 @@ __all__ = [
     "MembersMerged",
     "NikConflictDetected",
     "NikConflictResolved",
+    "Outcome",
     "PovertyStatusChanged",
+    "ReassessmentRequested",
+    "ReferralOverdue",
+    "ReferralRequested",
+    "ReferralStatusChanged",
     "event_class_for",
 ]

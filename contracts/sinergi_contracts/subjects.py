@@ -36,9 +36,10 @@ ADVISORY_STREAM_SUBJECTS: Final = (f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.
 
 # Durable consumers: one per (service, purpose). Replicas of a service share the durable.
 TIMELINE_DURABLE: Final = "referrals-timeline"
+FACTS_DURABLE: Final = "referrals-facts"
 INBOX_DURABLE: Final = "notifications-inbox"
 
-DURABLES: Final = (TIMELINE_DURABLE, INBOX_DURABLE)
+DURABLES: Final = (TIMELINE_DURABLE, FACTS_DURABLE, INBOX_DURABLE)
 
 
 def dead_letter_durable(durable: str) -> str:

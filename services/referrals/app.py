@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from opentelemetry.trace import TracerProvider
+from sinergi_contracts import EVENT_TYPES
 
-from services.referrals import api, subscribers
+from services.referrals import api, referral_api, sla, subscribers
+from services.referrals import directory as directories
 from services.referrals.models import metadata, tables
 from sinergi.config import Settings
-from sinergi.service import ServiceDefinition, create_service_app
+from sinergi.service import Runtime, ServiceDefinition, create_service_app
+
+
+def routes(runtime: Runtime) -> APIRouter:
+    router = api.routes(runtime)
+    router.include_router(referral_api.routes(runtime))
+    return router
+
+
+async def check_deadlines(runtime: Runtime) -> None:
+    await sla.watch(
+        runtime.uow,
+        directories.load(runtime.settings.directory_file),
+        every=runtime.settings.sla_check_seconds,
+    )
+
 
 DEFINITION = ServiceDefinition(
     name="referrals",
@@ -19,8 +36,10 @@ DEFINITION = ServiceDefinition(
     ),
     metadata=metadata,
     tables=tables,
-    routes=api.routes,
+    routes=routes,
     subscriptions=subscribers.SUBSCRIPTIONS,
+    publishes=tuple(e for e in EVENT_TYPES.values() if e.service == "referrals"),
+    workers=(check_deadlines,),
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sinergi_contracts import EVENT_TYPES, subjects
 
+from services.referrals import facts
 from services.referrals.handlers import project_timeline
 from sinergi.consumer import Subscription
 
@@ -17,6 +18,17 @@ SUBSCRIPTIONS = (
         description=(
             "Linimasa kasus: setiap event rumah tangga dari semua layanan, urut stream. "
             "(Case timeline: every household event from every service, in stream order.)"
+        ),
+    ),
+    Subscription(
+        durable=subjects.FACTS_DURABLE,
+        filter_subject=subjects.service_events_filter("registry"),
+        configure=facts.configure,
+        consumes=facts.CONSUMES,
+        title="referrals/facts",
+        description=(
+            "Fakta rumah tangga dari registry dan rujukan otomatis menurut aturan. "
+            "(Household facts from the registry and automatic referrals by rule.)"
         ),
     ),
 )

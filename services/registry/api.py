@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 
 from services.registry import areas, assessing, domain, handlers, queries
 from services.registry.assessment import shipped_rulesets
@@ -29,37 +27,15 @@ from services.registry.schemas import (
     ResolveConflict,
     ReturnToRt,
 )
-from sinergi.errors import FieldProblem, ProblemDetail, ValidationProblem, problem
+from sinergi.errors import ProblemDetail, ValidationProblem, answers
 from sinergi.service import Runtime
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ProblemDetail},
     404: {"model": ProblemDetail},
     409: {"model": ProblemDetail},
     422: {"model": ValidationProblem},
 }
-
-
-@contextlib.contextmanager
-def answers() -> Iterator[None]:
-    """Turn the registry's rule errors into 404, 409 or a 422 naming the field and the rule."""
-    try:
-        yield
-    except domain.NotFound as error:
-        raise problem(status.HTTP_404_NOT_FOUND, str(error)) from None
-    except domain.Conflict as error:
-        raise problem(status.HTTP_409_CONFLICT, str(error)) from None
-    except domain.FieldRejected as error:
-        body = ValidationProblem(
-            errors=[
-                FieldProblem(
-                    field=error.field,
-                    rule=error.rule,
-                    pesan=f"{error.field}: {error.pesan}",
-                    message=f"{error.field}: {error.message}",
-                )
-            ]
-        )
-        raise HTTPException(422, detail=body.model_dump()) from None
 
 
 def routes(runtime: Runtime) -> APIRouter:

@@ -49,7 +49,8 @@ def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield values[start : start + size]
 
 
-def _key(household_id: str, name: str, birth_date: date) -> tuple[str, str, date]:
+def member_key(household_id: str, name: str, birth_date: date) -> tuple[str, str, date]:
+    """How a demo member is found again in the registry: its household, name and birth date."""
     return household_id, " ".join(name.split()).casefold(), birth_date
 
 
@@ -87,7 +88,7 @@ async def _registry_ids(
                     members.c.household_id, members.c.name, members.c.birth_date, members.c.id
                 ).where(members.c.household_id.in_(chunk))
             )
-            member_ids.update({_key(h, n, b): m for h, n, b, m in people})
+            member_ids.update({member_key(h, n, b): m for h, n, b, m in people})
     return by_kk, assessed, measured, member_ids
 
 
@@ -127,7 +128,7 @@ async def _measure(
     children = {m.id: m for m in household.members}
     for measurement in household.measurements:
         child = children[measurement.member_id]
-        member_id = member_ids.get(_key(household_id, child.name, child.birth_date))
+        member_id = member_ids.get(member_key(household_id, child.name, child.birth_date))
         if member_id is None:
             continue
         try:

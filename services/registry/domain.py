@@ -17,6 +17,7 @@ from sinergi_contracts import (
 )
 
 from services.registry import nik as nik_rules
+from sinergi import errors
 
 Verification = Literal["draft", "submitted", "verified", "returned"]
 Sex = Literal["L", "P"]
@@ -33,16 +34,12 @@ NEXT_STEPS: Final[dict[Verification, tuple[Verification, ...]]] = {
 EDITABLE: Final[tuple[Verification, ...]] = ("draft", "returned")
 
 
-class RegistryError(Exception):
-    """A rule of the registry was broken; the message is "Indonesian (English)"."""
-
-
-class NotFound(RegistryError):
-    pass
-
-
-class Conflict(RegistryError):
-    """The request is valid but the household's state does not allow it now (HTTP 409)."""
+# The shared error kinds (sinergi.errors turns them into HTTP answers); the registry's own
+# messages are below.
+RegistryError = errors.DomainError
+NotFound = errors.NotFound
+Conflict = errors.Conflict
+FieldRejected = errors.FieldRejected
 
 
 class DuplicateKK(Conflict):
@@ -76,14 +73,6 @@ class VerificationBlocked(Conflict):
             f"ada {open_conflicts} konflik NIK yang belum diselesaikan "
             f"({open_conflicts} NIK conflicts must be resolved first)"
         )
-
-
-class FieldRejected(RegistryError):
-    """Bad data in one field that the request's schema could not catch (HTTP 422)."""
-
-    def __init__(self, *, field: str, rule: str, pesan: str, message: str):
-        super().__init__(f"{pesan} ({message})")
-        self.field, self.rule, self.pesan, self.message = field, rule, pesan, message
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.registry import areas, duplicates
-from services.registry.api import PROBLEMS, answers
+from services.registry.api import PROBLEMS
 from services.registry.duplicates import CandidateFilter, Decision, State
+from sinergi.errors import answers
 from sinergi.service import Runtime
 
 _LEFT = "6f1c7c1e-3f1a-4d0e-9a51-2b8d0f6a1c01"

@@ -16,13 +16,13 @@ from fastapi import APIRouter, File, HTTPException, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.registry import import_files
-from services.registry.api import PROBLEMS, answers
+from services.registry.api import PROBLEMS
 from services.registry.import_files import FileRejected
 from services.registry.imports import ImportSummary, import_file, load_report
 from services.registry.models import tables
 from sinergi.config import Settings
 from sinergi.db import create_engine
-from sinergi.errors import FieldProblem, ValidationProblem
+from sinergi.errors import FieldProblem, ValidationProblem, answers
 from sinergi.outbox import UnitOfWork
 from sinergi.service import Runtime
 

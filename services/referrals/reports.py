@@ -1,0 +1,185 @@
+"""Coordinator queries: referrals by state, agency, kelurahan and age; handoff latency per
+agency; overdue referrals; the 100-day figures of the priority kelurahan."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.referrals import lifecycle
+from services.referrals.directory import WITA, Directory
+from services.referrals.models import household_facts, poverty_history, referral_steps, referrals
+from services.referrals.referrals import Referral, from_row
+from sinergi.errors import FieldRejected
+
+
+@dataclass(frozen=True)
+class ReferralFilter:
+    status: str | None = None
+    agency: str | None = None
+    kelurahan_code: str | None = None
+    household_id: UUID | None = None
+    older_than_days: float | None = None
+    overdue: bool | None = None
+
+
+async def list_referrals(
+    engine: AsyncEngine, where: ReferralFilter, *, after: str | None, limit: int, now: datetime
+) -> list[Referral]:
+    """Oldest request first; `after` is the id of the last referral of the previous page."""
+    t = referrals.c
+    query = select(referrals)
+    if where.status:
+        query = query.where(t.status == where.status)
+    if where.agency:
+        query = query.where(t.agency == where.agency)
+    if where.kelurahan_code:
+        query = query.where(t.kelurahan_code == where.kelurahan_code)
+    if where.household_id:
+        query = query.where(t.household_id == str(where.household_id))
+    if where.older_than_days is not None:
+        query = query.where(t.requested_at <= now - timedelta(days=where.older_than_days))
+    if where.overdue is not None:
+        late = and_(t.open_slot.is_not(None), t.due_at <= now)
+        query = query.where(late if where.overdue else ~late)
+    if after:
+        mark = await _requested_at(engine, after)
+        query = query.where(or_(t.requested_at > mark, and_(t.requested_at == mark, t.id > after)))
+    query = query.order_by(t.requested_at, t.id).limit(limit)
+    async with engine.connect() as conn:
+        return [from_row(row) for row in await conn.execute(query)]
+
+
+async def _requested_at(engine: AsyncEngine, referral_id: str) -> datetime:
+    async with engine.connect() as conn:
+        mark = await conn.scalar(
+            select(referrals.c.requested_at).where(referrals.c.id == referral_id)
+        )
+    if mark is None:
+        raise FieldRejected(
+            field="after",
+            rule="cursor",
+            pesan="kursor halaman tidak dikenal; pakai next_after dari halaman sebelumnya",
+            message="unknown page cursor; use next_after from the previous page",
+        )
+    return mark
+
+
+@dataclass(frozen=True)
+class Latency:
+    agency: str
+    step: str  # "requested→accepted" or "accepted→completed"
+    count: int
+    median_hours: float
+    p90_hours: float
+
+
+async def handoff_latency(engine: AsyncEngine) -> list[Latency]:
+    """Per agency: hours from requested to accepted and from accepted to completed."""
+    times: dict[str, dict[str, datetime]] = defaultdict(dict)
+    agencies: dict[str, str] = {}
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(
+                referral_steps.c.referral_id,
+                referral_steps.c.agency,
+                referral_steps.c.status,
+                referral_steps.c.at,
+            ).where(referral_steps.c.status.in_(("requested", "accepted", "completed")))
+        )
+        for referral_id, agency, status, at in rows:
+            times[referral_id].setdefault(status, at)
+            agencies[referral_id] = agency
+    spans: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for referral_id, marks in times.items():
+        for start, end in (("requested", "accepted"), ("accepted", "completed")):
+            if start in marks and end in marks:
+                hours = (marks[end] - marks[start]).total_seconds() / 3600
+                spans[agencies[referral_id], f"{start}→{end}"].append(hours)
+    return [
+        Latency(agency, step, len(values), statistics.median(values), _p90(values))
+        for (agency, step), values in sorted(spans.items())
+    ]
+
+
+def _p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+
+
+@dataclass(frozen=True)
+class HundredDays:
+    kelurahan_code: str
+    day: int
+    extreme_at_start: int
+    extreme_now: int
+    graduated: int  # extreme at the start or since, not extreme now
+    target: int = 0
+
+
+async def hundred_days(
+    engine: AsyncEngine, directory: Directory, now: datetime
+) -> list[HundredDays]:
+    """Per priority kelurahan and the city: verified extreme-poor households at day 0 and now.
+
+    Only verified data counts in targets; a household's status at day 0 is its last status
+    before the start (WITA midnight).
+    """
+    start = datetime.combine(directory.hundred_days_start, time(), WITA).astimezone(UTC)
+    history: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    async with engine.connect() as conn:
+        homes = {
+            h: k
+            for h, k in await conn.execute(
+                select(household_facts.c.household_id, household_facts.c.kelurahan_code).where(
+                    household_facts.c.verified.is_(True)
+                )
+            )
+        }
+        for household_id, status, since in await conn.execute(
+            select(
+                poverty_history.c.household_id, poverty_history.c.status, poverty_history.c.since
+            )
+        ):
+            if household_id in homes:
+                moment = since if since.tzinfo else since.replace(tzinfo=UTC)
+                history[household_id].append((moment, status))
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for household_id, changes in history.items():
+        changes.sort()
+        before = [s for at, s in changes if at < start]
+        at_start = bool(before) and before[-1] == "miskin_ekstrem"
+        ever = at_start or any(s == "miskin_ekstrem" for at, s in changes if at >= start)
+        now_extreme = changes[-1][1] == "miskin_ekstrem"
+        for key in (homes[household_id], "kota"):
+            counts[key][0] += at_start
+            counts[key][1] += now_extreme
+            counts[key][2] += ever and not now_extreme
+    day = max(0, (now - start).days)
+    return [
+        HundredDays(code, day, *counts[code])
+        for code in [*directory.hundred_days_kelurahan, "kota"]
+    ]
+
+
+def benefits(household_referrals: list[Referral]) -> list[dict[str, Any]]:
+    """The programmes a household receives or received, across funders."""
+    return [
+        {
+            "referral_id": r.id,
+            "programme": r.programme,
+            "agency": r.agency,
+            "funding": r.funding,
+            "status": r.status,
+            "since": r.status_since,
+        }
+        for r in household_referrals
+        if r.status in lifecycle.ACTIVE
+    ]
