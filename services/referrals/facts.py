@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.referrals import directory as directories
 from services.referrals import referrals, rules
 from services.referrals.models import household_facts, member_facts, poverty_history, tables
+from services.referrals.models import referrals as referrals_table
 from sinergi.config import Settings
 from sinergi.consumer import Apply, Delivered
 from sinergi.errors import Conflict
@@ -99,7 +100,13 @@ async def learn(conn: AsyncConnection, event: Event, delivered: Delivered) -> No
             )
         )
     elif isinstance(event, MembersMerged):
+        # The person's referrals follow them to the record that stays.
         await _forget(conn, event.removed_member_id)
+        await conn.execute(
+            update(referrals_table)
+            .where(referrals_table.c.member_id == str(event.removed_member_id))
+            .values(member_id=str(event.kept_member_id))
+        )
     elif isinstance(event, NikConflictResolved):
         await _forget(conn, event.member_id)
     elif isinstance(event, PovertyStatusChanged):

@@ -324,3 +324,89 @@ async def test_an_overdue_referral_climbs_the_ladder_once_per_level_across_resta
     assert levels[0] == 1 and levels[-1] == 5
     (late,) = overdue["items"]
     assert late["escalation_level"] == 5
+
+
+async def test_a_newly_stunted_child_is_referred_to_the_puskesmas_and_follows_a_merge(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        household_id = await registered(system.registry)
+        child = member(
+            "6474011403220007", name="Muhammad Rizky", sex="L", birth_date="2022-03-14",
+            relation="anak", working=False,
+        )  # fmt: skip
+        child_id = (
+            await system.registry.post(f"/households/{household_id}/members", json=child)
+        ).json()["id"]
+        measured = await system.registry.post(
+            f"/households/{household_id}/members/{child_id}/measurements",
+            json={"measured_on": "2026-11-01", "length_height_cm": 95.0, "position": "standing"},
+        )
+        assert measured.json()["hfa_category"] in ("pendek", "sangat_pendek"), measured.text
+        found = await eventually(
+            lambda: system.referrals.get("/referrals", params={"household_id": household_id}),
+            lambda r: len(r.json()["items"]) == 1,
+        )
+        (referral,) = found.json()["items"]
+        assert (referral["programme"], referral["agency"]) == ("puskesmas-pmt", "puskesmas")
+        assert referral["member_id"] == child_id
+        assert referral["rule"] == "stunting-ke-puskesmas"
+        assert referral["facts"]["hfa_category"] == measured.json()["hfa_category"]
+
+        # The same child registered again without NIK elsewhere, then merged into that record:
+        # the referral follows the person.
+        other = await registered(system.registry, "6474010101200002")
+        copy = member(None, name="Muhamad Rizky", sex="L", birth_date="2022-03-14", relation="anak")
+        copy_id = (await system.registry.post(f"/households/{other}/members", json=copy)).json()[
+            "id"
+        ]
+        queue = await eventually(
+            lambda: system.registry.get("/duplicates"), lambda r: len(r.json()["items"]) == 1
+        )
+        candidate = queue.json()["items"][0]["id"]
+        merged = await system.registry.post(
+            f"/duplicates/{candidate}/decision",
+            json={
+                "decision": "merge",
+                "keep_member_id": copy_id,
+                "note": "Anak yang sama, kini tinggal bersama neneknya",
+                "officer": "Nur Hasanah",
+            },
+        )
+        assert merged.status_code == 200, merged.text
+        await eventually(
+            lambda: system.referrals.get(f"/referrals/{referral['id']}"),
+            lambda r: r.json()["member_id"] == copy_id,
+        )
+
+
+async def test_the_hundred_days_count_verified_extreme_households_now_and_graduated(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        ids = [await registered(system.registry, f"647401010120000{n}") for n in range(1, 4)]
+        for household_id in ids:
+            assert (await _extreme(system, household_id)).status_code == 201
+        for household_id in ids[:2]:  # the third is never verified: it does not count
+            for action in ("submit", "verify"):
+                response = await system.registry.post(f"/households/{household_id}/{action}")
+                assert response.status_code == 200, response.text
+        graduated = await system.registry.post(
+            f"/households/{ids[0]}/assessments",
+            json={"ruleset": CITY, "answers": city_answers(2)},
+        )
+        assert graduated.json()["status"] == "tidak_miskin"
+        report = await eventually(
+            lambda: system.referrals.get("/reports/hundred-days"),
+            lambda r: {x["kelurahan_code"]: x for x in r.json()}[LOK_TUAN]["graduated"] == 1,
+        )
+        lok_tuan = {x["kelurahan_code"]: x for x in report.json()}[LOK_TUAN]
+        # Assessed after day 0: none was extreme at the start; one still is, one graduated.
+        assert (lok_tuan["extreme_at_start"], lok_tuan["extreme_now"], lok_tuan["graduated"]) == (
+            0,
+            1,
+            1,
+        )
+        assert lok_tuan["target"] == 0
+        city = {x["kelurahan_code"]: x for x in report.json()}["kota"]
+        assert city["extreme_now"] == 1

@@ -1,0 +1,260 @@
+"""Benchmark: command → event visible in the shared case timeline, at a steady rate.
+
+    .venv/bin/python -m benchmarks.command_latency [--rate 200] [--seconds 30] [--database-url URL]
+
+Starts a real nats-server and the registry and referrals services as their own processes
+(`sinergi serve`, as `sinergi up` runs them), then sends commands over HTTP at a steady rate
+(open loop: one every 1/rate seconds whether or not the last one answered): a Ketua RT
+registering a household. For each, the latency is from sending the request to the moment its
+`household_registered` entry is in the referrals service's timeline table (read by this
+process every 2 ms): HTTP, the registry's transaction with its outbox row, the relay, JetStream,
+the referrals consumer's batch transaction. Goal: p99 < 50 ms at 200 commands/s.
+
+The raw ceiling, same run and rate: a JetStream publish received by a push consumer and
+inserted into the same kind of database (no HTTP, no outbox, no service).
+A benchmark, not a test: a missed goal is reported, never failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+from sqlalchemy import Column, Float, MetaData, String, Table, insert, select, text
+
+from benchmarks.event_log import machine
+from services.referrals.models import timeline_entries
+from sinergi.db import create_engine
+from sinergi.natsserver import NatsServer, free_port
+from sinergi.up import RunningService, service_env, wait_ready
+
+GOAL_P99_MS = 50.0
+LOK_TUAN = "64.74.01.1003"
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "n": len(ordered),
+        "p50": statistics.median(ordered),
+        "p90": at(0.90),
+        "p99": at(0.99),
+        "max": ordered[-1],
+    }
+
+
+async def until(done: Callable[[], bool], within: float = 30.0) -> None:
+    for _ in range(int(within / 0.05)):
+        if done():
+            return
+        await asyncio.sleep(0.05)
+
+
+def start(name: str, folder: Path, nats_url: str, database_url: str | None) -> RunningService:
+    port = free_port()
+    env = service_env(name, data_dir=folder, nats_url=nats_url, port=port)
+    env["SINERGI_LOG_LEVEL"] = "WARNING"
+    if database_url:
+        env["SINERGI_DATABASE_URL"] = database_url
+        env["SINERGI_DATABASE_SCHEMA"] = f"{folder.name}_{name}".lower()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sinergi.cli", "serve", name, "--migrate"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    service = RunningService(name=name, port=port, process=process)
+    wait_ready(service)
+    return service
+
+
+async def commands(url: str, rate: float, seconds: float, *, first_kk: int = 0) -> dict[str, float]:
+    """Register households at `rate`/s; returns household id → send time (perf_counter)."""
+    sent: dict[str, float] = {}
+    failures = 0
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+
+        async def one(n: int) -> None:
+            nonlocal failures
+            body = {
+                "no_kk": f"6474019{first_kk + n:09d}",
+                "kelurahan_code": LOK_TUAN,
+                "rw": 1 + n % 12,
+                "rt": 1 + n % 30,
+                "address": f"Jl. Pupuk Raya Gg. Mawar No. {n}",
+                "head_name": "Siti Aminah",
+            }
+            began = time.perf_counter()
+            response = await client.post("/households", json=body)
+            if response.status_code == 201:
+                sent[response.json()["id"]] = began
+            else:
+                failures += 1
+
+        tasks = []
+        first = time.perf_counter()
+        total = int(rate * seconds)
+        for n in range(total):
+            await asyncio.sleep(max(0.0, first + n / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+    if failures:
+        print(f"  {failures} commands failed", flush=True)
+    return sent
+
+
+async def watch_timeline(
+    database_url: str, schema: str | None, seen: dict[str, float], stop: asyncio.Event
+) -> None:
+    engine = create_engine(database_url, schema=schema)
+    last = 0
+    try:
+        while not stop.is_set():
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    select(timeline_entries.c.household_id, timeline_entries.c.stream_seq)
+                    .where(timeline_entries.c.stream_seq > last)
+                    .order_by(timeline_entries.c.stream_seq)
+                )
+                now = time.perf_counter()
+                for household_id, seq in rows:
+                    seen.setdefault(household_id, now)
+                    last = seq
+            await asyncio.sleep(0.002)
+    finally:
+        await engine.dispose()
+
+
+async def service_path(
+    folder: Path, nats_url: str, database_url: str | None, rate: float, seconds: float
+) -> dict[str, float]:
+    services = [start(name, folder, nats_url, database_url) for name in ("registry", "referrals")]
+    try:
+        registry = services[0]
+        url = database_url or f"sqlite+aiosqlite:///{(folder / 'referrals.db').as_posix()}"
+        schema = f"{folder.name}_referrals".lower() if database_url else None
+        seen: dict[str, float] = {}
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch_timeline(url, schema, seen, stop))
+        await commands(registry.url, rate / 4, 3)  # warm-up: connections, caches
+        sent = await commands(registry.url, rate, seconds, first_kk=100_000)
+        await until(lambda: len(seen.keys() & sent.keys()) == len(sent))
+        stop.set()
+        await watcher
+        missing = len(sent.keys() - seen.keys())
+        if missing:
+            print(f"  {missing} events never reached the timeline within 30 s", flush=True)
+        return percentiles([(seen[h] - sent[h]) * 1000 for h in sent if h in seen])
+    finally:
+        for service in services:
+            service.process.terminate()
+        for service in services:
+            service.process.wait(timeout=30)
+
+
+async def raw_path(
+    folder: Path, nats_url: str, database_url: str | None, rate: float, seconds: float
+) -> dict[str, float]:
+    """A JetStream publish, received by a push consumer and inserted into the database."""
+    url = database_url or f"sqlite+aiosqlite:///{(folder / 'raw.db').as_posix()}"
+    schema = f"{folder.name}_raw".lower() if database_url else None
+    engine = create_engine(url, schema=schema)
+    metadata = MetaData()
+    table = Table("raw_latency", metadata, Column("id", String(36), primary_key=True),
+                  Column("sent", Float))  # fmt: skip
+    async with engine.begin() as conn:
+        if schema:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        await conn.run_sync(metadata.create_all)
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    name = f"RAW_{uuid.uuid4().hex[:8]}"
+    await js.add_stream(name=name, subjects=[f"raw.{name}.>"])
+    latencies: list[float] = []
+
+    async def received(msg: Any) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(insert(table).values(id=msg.headers["id"], sent=0.0))
+        latencies.append((time.perf_counter() - float(msg.headers["t"])) * 1000)
+        await msg.ack()
+
+    sub = await js.subscribe(f"raw.{name}.>", cb=received, manual_ack=True)
+    try:
+        first = time.perf_counter()
+        total = int(rate * seconds)
+        for n in range(total):
+            await asyncio.sleep(max(0.0, first + n / rate - time.perf_counter()))
+            key = str(uuid.uuid4())
+            headers = {"id": key, "t": repr(time.perf_counter()), "Nats-Msg-Id": key}
+            await js.publish(f"raw.{name}.x", b"{}", headers=headers)
+        await until(lambda: len(latencies) == total)
+    finally:
+        await sub.unsubscribe()
+        await nc.close()
+        if schema:
+            async with engine.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await engine.dispose()
+    return percentiles(latencies)
+
+
+async def drop_schemas(database_url: str, folder: Path) -> None:
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        for name in ("registry", "referrals"):
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{folder.name}_{name}" CASCADE'))
+    await engine.dispose()
+
+
+async def main(rate: float, seconds: float, database_url: str | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench_") as tmp:
+        folder = Path(tmp)
+        with NatsServer(store_dir=folder / "nats") as server:
+            raw = await raw_path(folder, server.url, database_url, rate, seconds)
+            path = await service_path(folder, server.url, database_url, rate, seconds)
+        if database_url:
+            await drop_schemas(database_url, folder)
+    m = machine(database_url or "sqlite")
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}")
+    print(f"{m['nats_server']}; database {m['database']} (sqlite {m['sqlite']})")
+    print(f"rate {rate:.0f} commands/s for {seconds:.0f} s")
+
+    def line(label: str, p: dict[str, float]) -> str:
+        return (
+            f"  {label:<44} n={p['n']:>6.0f}  p50 {p['p50']:6.1f} ms  p90 {p['p90']:6.1f} ms  "
+            f"p99 {p['p99']:6.1f} ms  max {p['max']:6.1f} ms"
+        )
+
+    print(line("raw: JetStream publish → consume + insert", raw))
+    print(line("command → household_registered in timeline", path))
+    verdict = "goal met" if path["p99"] < GOAL_P99_MS else "GOAL MISSED"
+    print(f"  goal p99 < {GOAL_P99_MS:.0f} ms: {verdict}")
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--database-url", default=os.environ.get("SINERGI_BENCH_DATABASE_URL"))
+    args = parser.parse_args()
+    asyncio.run(main(args.rate, args.seconds, args.database_url))
+
+
+if __name__ == "__main__":
+    cli()
