@@ -2,8 +2,10 @@
 
     .venv/bin/python -m benchmarks.import_households [--households N] [--database-url URL]
 
-Generates one synthetic Bontang file per format (`benchmarks.household_files`) and imports
-each into a fresh registry database, against a real nats-server, two ways:
+Generates the demo data (`services.registry.demo.generate`, seed 2026), writes it as one RT
+file per format (`benchmarks.household_files`: kelurahan as names or codes, dates as date cells
+or text in three formats) and imports each into a fresh registry database, against a real
+nats-server, two ways:
 
 - upload: the file is imported inside the registry service process, whose relay publishes
   meanwhile: what `POST /imports` does;
@@ -37,7 +39,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from benchmarks.event_log import Bench, database_version, machine, raw_insert, raw_publish
-from benchmarks.household_files import Generator, write_csv, write_xlsx
+from benchmarks.household_files import write_csv, write_xlsx
+from services.registry import demo
 from services.registry.app import DEFINITION
 from services.registry.imports import import_file
 from services.registry.models import tables
@@ -253,15 +256,23 @@ async def ceilings(nats_url: str, database_url: str, workdir: Path) -> dict[str,
         await nc.close()
 
 
-def main(households: int, database_url: str, formats: list[str], ways: list[str]) -> dict[str, Any]:
+def main(
+    households: int, database_url: str, formats: list[str], ways: list[str], seed: int = 2026
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder, NatsServer(store_dir=Path(folder) / "n") as nats:
         workdir = Path(folder)
         runner = Runner(database_url, nats.url, workdir)
         started = time.perf_counter()
-        rows = write_csv(workdir / "rumah_tangga.csv", Generator().households(households))
-        if "xlsx" in formats:
-            write_xlsx(workdir / "rumah_tangga.xlsx", Generator().households(households), rows)
-        print(f"generated {rows:,} rows in {time.perf_counter() - started:.0f} s", flush=True)
+        data = demo.generate(households=households, seed=seed)
+        generated = time.perf_counter()
+        writers = {"csv": write_csv, "xlsx": write_xlsx}
+        rows = max(writers[kind](data, workdir / f"rumah_tangga.{kind}") for kind in formats)
+        print(
+            f"generated {rows:,} rows in {generated - started:.0f} s, "
+            f"written in {time.perf_counter() - generated:.0f} s",
+            flush=True,
+        )
+        del data
         results = []
         try:
             for kind in formats:
@@ -278,6 +289,7 @@ def main(households: int, database_url: str, formats: list[str], ways: list[str]
         "machine": machine(database_url)
         | {"database_version": asyncio.run(database_version(database_url))},
         "households": households,
+        "seed": seed,
         "rows": rows,
         "ceilings": raw,
         "imports": results,
@@ -309,7 +321,8 @@ def report(result: dict[str, Any]) -> str:
         [
             f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
             f"Python {m['python']}; {m['nats_server']}, {m['database_version']}",
-            f"households: {result['households']:,}, rows (members): {result['rows']:,}",
+            f"households: {result['households']:,} (demo seed {result['seed']}), "
+            f"rows (members): {result['rows']:,}",
             f"ceilings: Core insert {raw['raw_core_insert_rows_per_s']:,.0f} rows/s, "
             f"JetStream publish_async {raw['raw_publish_async_per_s']:,.0f} msg/s",
             *(describe(r) for r in result["imports"]),
@@ -320,6 +333,7 @@ def report(result: dict[str, Any]) -> str:
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--households", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=2026, help="of demo.generate")
     parser.add_argument("--formats", default="xlsx,csv")
     parser.add_argument("--ways", default="cli,upload")
     parser.add_argument(
@@ -334,7 +348,8 @@ def cli() -> None:
         settings = settings_for(args.database_url, args.nats, Path(args.workdir), args.run)
         child(args.role, Path(args.file) if args.file else None, settings)
         return
-    result = main(args.households, args.database_url, args.formats.split(","), args.ways.split(","))
+    formats, ways = args.formats.split(","), args.ways.split(",")
+    result = main(args.households, args.database_url, formats, ways, args.seed)
     print("\n" + report(result))
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)

@@ -57,6 +57,8 @@ def serve(
         port=settings.http_port or 8000,
         log_config=None,
         access_log=False,
+        # An open SSE stream must not hold the shutdown until `sinergi up` kills the process.
+        timeout_graceful_shutdown=5,
     )
 
 
@@ -245,6 +247,49 @@ def dlq_replay(
             await nc.close()
 
     asyncio.run(run())
+
+
+rebuild_app = typer.Typer(help="Bangun ulang proyeksi dari JetStream (rebuild projections).")
+app.add_typer(rebuild_app, name="rebuild")
+
+
+@rebuild_app.command("timeline")
+def rebuild_timeline(nats: NatsOption = None, data_dir: DataDir = Path(".sinergi")) -> None:
+    """Bangun ulang linimasa kasus dari stream (rebuild the case timeline from the stream).
+
+    Safe while the referrals service runs: the new timeline replaces the old in one short
+    transaction, identical entries stay. The database comes from SINERGI_DATABASE_URL (and
+    SINERGI_DATABASE_SCHEMA), or the `sinergi up` data folder.
+    """
+    from services.referrals.rebuild import rebuild_timeline as rebuild
+    from sinergi.config import Settings
+    from sinergi.migrate import upgrade
+
+    servers = _nats_servers(nats, data_dir)
+    if os.environ.get("SINERGI_DATABASE_URL"):
+        settings = Settings(nats_servers=servers)
+    else:
+        url = f"sqlite+aiosqlite:///{(data_dir.resolve() / 'referrals.db').as_posix()}"
+        settings = Settings(database_url=url, nats_servers=servers)
+
+    async def run() -> str:
+        import nats as nats_py
+        from nats.js.errors import NotFoundError
+
+        await upgrade("referrals", settings)
+        nc = await nats_py.connect(servers=servers)
+        try:
+            return (await rebuild(settings, nc.jetstream())).describe()
+        except NotFoundError:
+            typer.echo(
+                "stream SINERGI_EVENTS tidak ada di NATS ini (no SINERGI_EVENTS stream here)",
+                err=True,
+            )
+            raise typer.Exit(2) from None
+        finally:
+            await nc.close()
+
+    typer.echo(asyncio.run(run()))
 
 
 def main() -> None:

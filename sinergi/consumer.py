@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -36,6 +37,23 @@ class Delivered:
 
 Apply = Callable[[AsyncConnection, Sequence[Delivered]], Awaitable[None]]
 
+_after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "sinergi_after_commit", default=None
+)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Call `callback` once the batch being applied has committed (never if it rolls back).
+
+    For effects outside the database, e.g. waking live readers of what the batch wrote. Outside
+    a consumer's batch there is no transaction of ours to wait for: it is called at once.
+    """
+    pending = _after_commit.get()
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)
+
 
 @dataclass(frozen=True)
 class Subscription:
@@ -50,6 +68,9 @@ class Subscription:
     # For an effect that depends on the service's settings (e.g. a rules file): called once
     # when the service starts, instead of `apply`.
     configure: Callable[[Settings], Apply] | None = None
+    # Ack, unread, the events of types not in `consumes` (e.g. a newer registry event this
+    # consumer has no use for), instead of dead-lettering what it cannot decode.
+    only_consumed: bool = False
 
     def bound(self, settings: Settings) -> Apply:
         if self.configure is not None:
@@ -76,6 +97,7 @@ class BatchConsumer:
         apply: Apply,
         tracer: trace.Tracer,
         retry_delay: Callable[[int], float],
+        only_types: frozenset[str] | None = None,
     ):
         self.name = name
         self._engine = engine
@@ -83,6 +105,7 @@ class BatchConsumer:
         self._apply = apply
         self._tracer = tracer
         self._retry_delay = retry_delay
+        self._only_types = only_types
         self._task: asyncio.Task[None] | None = None
 
     def start(
@@ -149,6 +172,12 @@ class BatchConsumer:
     async def consume(self, messages: Sequence[Msg]) -> None:
         readable: list[tuple[Msg, Delivered]] = []
         for msg in messages:
+            if (
+                self._only_types is not None
+                and (msg.headers or {}).get("ce-type") not in self._only_types
+            ):
+                await msg.ack()
+                continue
             try:
                 envelope = Envelope.from_message(msg.headers, msg.data)
             except EnvelopeError as error:
@@ -191,6 +220,8 @@ class BatchConsumer:
 
     async def apply_in_transaction(self, batch: Sequence[Delivered]) -> None:
         spans = [self._span(d, len(batch)) for d in batch]
+        committed: list[Callable[[], None]] = []
+        token = _after_commit.set(committed)
         try:
             async with self._engine.begin() as conn:
                 fresh = await self._claim(conn, batch)
@@ -202,8 +233,17 @@ class BatchConsumer:
                 span.set_status(Status(StatusCode.ERROR))
                 span.end()
             raise
+        finally:
+            _after_commit.reset(token)
         for span in spans:
             span.end()
+        for callback in committed:
+            try:
+                callback()
+            except Exception:
+                log.exception(
+                    "after_commit gagal (after_commit failed)", extra={"consumer": self.name}
+                )
 
     async def _claim(self, conn: AsyncConnection, batch: Sequence[Delivered]) -> list[Delivered]:
         """Record the batch as processed; the events not already recorded, in batch order.

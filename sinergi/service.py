@@ -87,6 +87,11 @@ class Runtime:
                 apply=subscription.bound(self.settings),
                 tracer=self.tracer,
                 retry_delay=self.settings.retry_delay,
+                only_types=(
+                    frozenset(t.ce_type() for t in subscription.consumes)
+                    if subscription.only_consumed
+                    else None
+                ),
             )
             for subscription in self.definition.subscriptions
         ]

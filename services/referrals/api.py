@@ -1,54 +1,178 @@
-"""HTTP routes of the referrals service."""
+"""HTTP routes of the referrals service: the shared case timeline, paged and live (SSE)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Json
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field
 
-from services.referrals import handlers
+from services.referrals import handlers, live
+from services.referrals.domain import TimelineEntry, who_and_agency
 from sinergi.service import Runtime
 
 
 class TimelineEntryView(BaseModel):
     event_id: str
-    stream_seq: int
-    type: str
+    stream_seq: int = Field(description="Posisi di stream SINERGI_EVENTS (position in the stream)")
+    type: str = Field(description="Tipe CloudEvents (CloudEvents type)")
     source: str
     occurred_at: datetime
     trace_id: str | None
-    data: Json[dict[str, Any]]
+    who: str | None = Field(
+        description="Siapa: `actor` event rujukan atau `recorded_by` event registry "
+        "(who: the referral event's actor or the registry event's recorded_by)"
+    )
+    agency: str | None = Field(
+        description="Instansi yang disebut event, bila ada (the agency the event names, if any)"
+    )
+    data: dict[str, Any]
 
 
 class TimelinePage(BaseModel):
     household_id: UUID
     entries: list[TimelineEntryView]
-    next_after: int | None
+    next_after: int | None = Field(
+        description="Halaman berikutnya (urut stream): ?after= ini (next page, stream order)"
+    )
+    next_before: int | None = Field(
+        default=None,
+        description="Halaman berikutnya (terbaru dulu): ?order=desc&before= ini "
+        "(next page, newest first)",
+    )
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def entry_json(entry: TimelineEntry) -> str:
+    """An entry as `TimelineEntryView` (HTTP and SSE alike): the event's stored JSON goes in as
+    it is, `who` and `agency` are read from it. Written by hand: pydantic and FastAPI encoding
+    50 nested event objects again were most of a page's time."""
+    who, agency = who_and_agency(json.loads(entry.data))
+    head = _encode(
+        {
+            "event_id": entry.event_id,
+            "stream_seq": entry.stream_seq,
+            "type": entry.type,
+            "source": entry.source,
+            "occurred_at": _utc(entry.occurred_at),
+            "trace_id": entry.trace_id,
+            "who": who,
+            "agency": agency,
+        }
+    )
+    return f'{head[:-1]},"data":{entry.data}}}'
+
+
+def _utc(moment: datetime) -> str:
+    # SQLite hands the time back without its zone; every producer writes UTC (ce-time "…Z").
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def page_json(
+    household_id: UUID,
+    entries: list[TimelineEntry],
+    *,
+    next_after: int | None,
+    next_before: int | None,
+) -> str:
+    return (
+        f'{{"household_id":"{household_id}","entries":[{",".join(map(entry_json, entries))}],'
+        f'"next_after":{_encode(next_after)},"next_before":{_encode(next_before)}}}'
+    )
+
+
+SSE_DESCRIPTION = (
+    "Server-Sent Events: dulu entri setelah `Last-Event-ID` (atau `after`) dari database, "
+    "lalu setiap entri baru begitu diproyeksikan; `id` = stream_seq, `event` = tipe "
+    "CloudEvents, `data` = entri (JSON). Komentar `: ping` tiap 15 detik. "
+    "(The entries after Last-Event-ID or `after`, then each new entry as it is projected; "
+    "id = stream_seq, event = CloudEvents type, data = the entry as JSON; a comment every "
+    "15 s of silence.)"
+)
 
 
 def routes(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["linimasa (timeline)"])
+    engine = runtime.engine
+    hub = live.hub_for(engine, handlers.timeline_counts)
 
     @router.get(
         "/households/{household_id}/timeline",
         summary="Linimasa kasus rumah tangga (a household's case timeline)",
+        response_model=TimelinePage,
     )
     async def timeline(
         household_id: UUID,
-        after: Annotated[int, Query(ge=0, description="stream_seq terakhir yang sudah dibaca")] = 0,
+        after: Annotated[
+            int, Query(ge=0, description="Hanya entri dengan stream_seq > after (only after)")
+        ] = 0,
+        before: Annotated[
+            int | None,
+            Query(ge=1, description="Hanya entri dengan stream_seq < before (only before)"),
+        ] = None,
+        order: Annotated[
+            Literal["asc", "desc"],
+            Query(description="asc: urut stream (stream order); desc: terbaru dulu (newest first)"),
+        ] = "asc",
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    ) -> TimelinePage:
+    ) -> Response:
+        newest_first = order == "desc"
         entries = await handlers.household_timeline(
-            runtime.engine, household_id=household_id, after=after, limit=limit
-        )
-        views = [TimelineEntryView.model_validate(entry, from_attributes=True) for entry in entries]
-        return TimelinePage(
+            engine,
             household_id=household_id,
-            entries=views,
-            next_after=views[-1].stream_seq if len(views) == limit else None,
+            after=after,
+            before=before,
+            newest_first=newest_first,
+            limit=limit,
+        )
+        last = entries[-1].stream_seq if len(entries) == limit else None
+        body = page_json(
+            household_id,
+            entries,
+            next_after=None if newest_first else last,
+            next_before=last if newest_first else None,
+        )
+        return Response(body, media_type="application/json")
+
+    async def read(household_id: str, after: int, limit: int) -> list[TimelineEntry]:
+        return await handlers.household_timeline(
+            engine, household_id=household_id, after=after, limit=limit
+        )
+
+    @router.get(
+        "/households/{household_id}/timeline/stream",
+        summary="Linimasa kasus, langsung (the case timeline, live: SSE)",
+        description=SSE_DESCRIPTION,
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    )
+    async def timeline_stream(
+        household_id: UUID,
+        after: Annotated[
+            int, Query(ge=0, description="Mulai setelah stream_seq ini (start after)")
+        ] = 0,
+        last_event_id: Annotated[
+            int | None,
+            Header(
+                alias="Last-Event-ID",
+                ge=0,
+                description="Dikirim browser saat menyambung lagi; menang atas `after` "
+                "(sent by the browser on reconnect; wins over `after`)",
+            ),
+        ] = None,
+    ) -> StreamingResponse:
+        start = last_event_id if last_event_id is not None else after
+        return StreamingResponse(
+            live.stream(hub, read, entry_json, str(household_id), after=start),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
     return router

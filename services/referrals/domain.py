@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sinergi.consumer import Delivered
 
@@ -42,4 +44,19 @@ def timeline_entry(delivered: Delivered) -> TimelineEntry:
         occurred_at=attributes.time,
         trace_id=trace_id_of(attributes.traceparent),
         data=delivered.envelope.data().decode(),
+    )
+
+
+def who_and_agency(data: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """Who did it and for which agency, as the event itself says.
+
+    Referral events name an `actor` (e.g. "agency:dspm", "kelurahan:64.74.01.1003") and the
+    `agency` concerned; registry events say who `recorded_by` and name no agency. Read from
+    the stored data at read time, so events of a newer kind show them without a rebuild.
+    """
+    who = data.get("actor") or data.get("recorded_by")
+    agency = data.get("agency")
+    return (
+        who if isinstance(who, str) else None,
+        agency if isinstance(agency, str) and agency else None,
     )

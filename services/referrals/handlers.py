@@ -2,35 +2,94 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import Insert
 
+from services.referrals import live
 from services.referrals.domain import TimelineEntry, timeline_entry
 from services.referrals.models import timeline_entries
-from sinergi.consumer import Delivered
+from sinergi.consumer import Delivered, after_commit
+
+# The columns in the order of TimelineEntry's fields, so a row is its positional arguments.
+ENTRY_COLUMNS = tuple(timeline_entries.c[f.name] for f in dataclasses.fields(TimelineEntry))
+
+
+def insert_if_absent(conn: AsyncConnection) -> Insert:
+    """INSERT … ON CONFLICT (event_id) DO NOTHING: an entry already there (from a rebuild that
+    ran ahead of this consumer) is the same entry, so it is kept and the batch goes on."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(timeline_entries).on_conflict_do_nothing(
+        index_elements=[timeline_entries.c.event_id]
+    )
 
 
 async def project_timeline(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
-    """Append a batch of events to the timeline, in the transaction of the batch."""
+    """Append a batch of events to the timeline, in the transaction of the batch; once it has
+    committed, wake the live streams (SSE) of the households it touched in this process."""
     # vars(), not asdict(): asdict deep-copies each event's data and cost half the batch time.
-    await conn.execute(insert(timeline_entries), [vars(timeline_entry(d)) for d in batch])
+    rows = [vars(timeline_entry(d)) for d in batch]
+    await conn.execute(insert_if_absent(conn), rows)
+    engine, households = conn.engine, {row["household_id"] for row in rows}
+    after_commit(lambda: live.announce(engine, households))
+
+
+def _page(*, newest_first: bool, bounded: bool) -> Select[Any]:
+    t = timeline_entries.c
+    query = select(*ENTRY_COLUMNS).where(
+        t.household_id == bindparam("household_id"), t.stream_seq > bindparam("after")
+    )
+    if bounded:
+        query = query.where(t.stream_seq < bindparam("before"))
+    order = t.stream_seq.desc() if newest_first else t.stream_seq
+    return query.order_by(order).limit(bindparam("limit"))
+
+
+# Built once: building and keying the statement on every read was a third of its time.
+_PAGES = {
+    (newest_first, bounded): _page(newest_first=newest_first, bounded=bounded)
+    for newest_first in (False, True)
+    for bounded in (False, True)
+}
 
 
 async def household_timeline(
-    engine: AsyncEngine, *, household_id: UUID, after: int, limit: int
+    engine: AsyncEngine,
+    *,
+    household_id: UUID | str,
+    after: int = 0,
+    before: int | None = None,
+    newest_first: bool = False,
+    limit: int,
 ) -> list[TimelineEntry]:
-    query = (
-        select(timeline_entries)
-        .where(
-            timeline_entries.c.household_id == str(household_id),
-            timeline_entries.c.stream_seq > after,
-        )
-        .order_by(timeline_entries.c.stream_seq)
-        .limit(limit)
-    )
+    """One page of a household's timeline: stream_seq in (after, before), in stream order or
+    newest first. Keyset pages on the (household_id, stream_seq) index."""
+    query = _PAGES[newest_first, before is not None]
+    values = {"household_id": str(household_id), "after": after, "limit": limit}
+    if before is not None:
+        values["before"] = before
     async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    return [TimelineEntry(**row._asdict()) for row in rows]
+        rows = (await conn.execute(query, values)).all()
+    return [TimelineEntry(*row) for row in rows]
+
+
+async def timeline_counts(engine: AsyncEngine, household_ids: Sequence[str]) -> dict[str, int]:
+    """How many entries each household has (those with none are left out)."""
+    t = timeline_entries.c
+    counts: dict[str, int] = {}
+    async with engine.connect() as conn:
+        for start in range(0, len(household_ids), 500):
+            chunk = household_ids[start : start + 500]
+            rows = await conn.execute(
+                select(t.household_id, func.count())
+                .where(t.household_id.in_(chunk))
+                .group_by(t.household_id)
+            )
+            counts.update({household: int(count) for household, count in rows})
+    return counts

@@ -25,6 +25,7 @@ SUBSCRIPTIONS = (
         filter_subject=subjects.service_events_filter("registry"),
         configure=facts.configure,
         consumes=facts.CONSUMES,
+        only_consumed=True,
         title="referrals/facts",
         description=(
             "Fakta rumah tangga dari registry dan rujukan otomatis menurut aturan. "

@@ -9,7 +9,8 @@ under-fives drawn around the WHO medians, and planted duplicates: a member regis
 without NIK and with typical typos, in another household of the same kelurahan. `planted` keeps
 the truth as (original member id, copy member id), so a matcher can be scored against it.
 
-Only `write_csv` and `write_xlsx` touch the disk (besides the area table, read once).
+Only the writers (`write_csv`, `write_xlsx`, `write_xlsx_rows`) touch the disk (besides the
+area table, read once).
 """
 
 from __future__ import annotations
@@ -19,12 +20,17 @@ import csv
 import itertools
 import math
 import random
+import re
+import shutil
+import tempfile
+import zipfile
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Final
+from xml.sax.saxutils import escape, quoteattr
 
 from services.registry import demo_names as words
 from services.registry import growth
@@ -411,14 +417,134 @@ def write_csv(data: DemoData, path: Path | str) -> int:
 
 def write_xlsx(data: DemoData, path: Path | str) -> int:
     """Write the import workbook (one sheet, every cell text so 16-digit numbers survive)."""
-    from openpyxl import Workbook  # only the writer needs openpyxl
+    rows = ([row[header] for header in IMPORT_HEADERS] for row in to_rows(data))
+    return write_xlsx_rows(path, rows)
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("anggota")
-    sheet.append(list(IMPORT_HEADERS))
-    rows = 0
-    for row in to_rows(data):
-        sheet.append([row[header] for header in IMPORT_HEADERS])
-        rows += 1
-    workbook.save(Path(path))
-    return rows
+
+Cell = str | int | float | date | None
+_MAIN: Final = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL: Final = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG: Final = "http://schemas.openxmlformats.org/package/2006/relationships"
+_TYPES: Final = "http://schemas.openxmlformats.org/package/2006/content-types"
+_SML: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_XML: Final = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_EXCEL_EPOCH: Final = date(1899, 12, 30).toordinal()
+_XML_ILLEGAL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_EXACT: Final = 10**15  # Excel keeps 15 significant digits: longer numbers must be text
+# One font, fill and border; cell style 0 plain, 1 a date (built-in number format 14).
+_STYLES: Final = (
+    f'<styleSheet xmlns="{_MAIN}"><fonts count="1"><font><sz val="11"/><name val="Calibri"/>'
+    '</font></fonts><fills count="1"><fill><patternFill patternType="none"/></fill></fills>'
+    '<borders count="1"><border/></borders><cellStyleXfs count="1"><xf numFmtId="0" '
+    'fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" '
+    'fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="14" fontId="0" fillId="0" '
+    'borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs><cellStyles count="1">'
+    '<cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+)
+_PARTS: Final = (  # (relationship, part in xl/, content type)
+    ("worksheet", "worksheets/sheet1.xml", "worksheet+xml"),
+    ("styles", "styles.xml", "styles+xml"),
+    ("sharedStrings", "sharedStrings.xml", "sharedStrings+xml"),
+)
+
+
+def write_xlsx_rows(
+    path: Path | str,
+    rows: Iterable[Sequence[Cell]],
+    *,
+    headers: Sequence[str] = IMPORT_HEADERS,
+    sheet: str = "anggota",
+) -> int:
+    """Write one sheet as Excel does (shared strings, a dimension); returns the rows below the
+    header. `str` is a text cell, `int`/`float` a number, `date` a date cell, None or "" empty.
+
+    Written directly with zipfile: about 7 times faster than openpyxl's write-only mode on
+    180,000 members. A 16-digit NIK or No. KK must be a `str`; a longer number is refused.
+    """
+    strings: dict[str, int] = {}
+    letters = [_column_letter(i) for i in range(len(headers))]
+
+    def cell(ref: str, value: Cell) -> str:
+        if isinstance(value, str):
+            return f'<c r="{ref}" t="s"><v>{strings.setdefault(value, len(strings))}</v></c>'
+        if isinstance(value, bool):
+            return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
+        if isinstance(value, date):  # a datetime keeps its day
+            return f'<c r="{ref}" s="1"><v>{value.toordinal() - _EXCEL_EPOCH}</v></c>'
+        if isinstance(value, int | float) and abs(value) < _EXACT:
+            return f'<c r="{ref}"><v>{value!r}</v></c>'
+        raise ValueError(f"{ref}: {value!r} cannot be written exactly as a number; pass text")
+
+    count = 0
+    with tempfile.TemporaryFile() as body:  # the dimension comes first but is known last
+        for number, values in enumerate(itertools.chain([headers], rows), start=1):
+            cells = "".join(
+                cell(f"{letter}{number}", value)
+                for letter, value in zip(letters, values, strict=True)
+                if value is not None and value != ""
+            )
+            body.write(f'<row r="{number}">{cells}</row>'.encode())
+            count = number - 1
+        body.seek(0)
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as book:
+            with book.open("xl/worksheets/sheet1.xml", "w") as part:
+                dimension = f"A1:{letters[-1]}{count + 1}"
+                part.write(
+                    f'{_XML}<worksheet xmlns="{_MAIN}"><dimension ref="{dimension}"/>'
+                    "<sheetData>".encode()
+                )
+                shutil.copyfileobj(body, part, 1 << 20)
+                part.write(b"</sheetData></worksheet>")
+            shared = "".join(map(_shared_string, strings))
+            book.writestr(
+                "xl/sharedStrings.xml",
+                f'{_XML}<sst xmlns="{_MAIN}" count="{len(strings)}" '
+                f'uniqueCount="{len(strings)}">{shared}</sst>',
+            )
+            book.writestr("xl/styles.xml", _XML + _STYLES)
+            book.writestr(
+                "xl/workbook.xml",
+                f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets><sheet '
+                f'name={quoteattr(sheet)} sheetId="1" r:id="rId1"/></sheets></workbook>',
+            )
+            rels = "".join(
+                f'<Relationship Id="rId{i}" Type="{_REL}/{kind}" Target="{target}"/>'
+                for i, (kind, target, _) in enumerate(_PARTS, start=1)
+            )
+            book.writestr(
+                "xl/_rels/workbook.xml.rels",
+                f'{_XML}<Relationships xmlns="{_PKG}">{rels}</Relationships>',
+            )
+            book.writestr(
+                "_rels/.rels",
+                f'{_XML}<Relationships xmlns="{_PKG}"><Relationship Id="rId1" '
+                f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+            )
+            overrides = "".join(
+                f'<Override PartName="/xl/{target}" ContentType="{_SML}.{kind}"/>'
+                for _, target, kind in (("", "workbook.xml", "sheet.main+xml"), *_PARTS)
+            )
+            book.writestr(
+                "[Content_Types].xml",
+                f'{_XML}<Types xmlns="{_TYPES}"><Default Extension="rels" ContentType='
+                '"application/vnd.openxmlformats-package.relationships+xml"/><Default '
+                f'Extension="xml" ContentType="application/xml"/>{overrides}</Types>',
+            )
+    return count
+
+
+def _column_letter(index: int) -> str:
+    """0 → A, 25 → Z, 26 → AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _shared_string(text: str) -> str:
+    if _XML_ILLEGAL.search(text):
+        raise ValueError(f"{text!r}: control characters cannot be written in XLSX")
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return f"<si><t{space}>{escape(text)}</t></si>"

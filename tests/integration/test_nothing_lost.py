@@ -148,7 +148,10 @@ async def test_a_consumer_killed_after_its_batch_commits_adds_no_duplicate_entry
     async with start_system(settings_for, services=("referrals",), ack_wait_seconds=1.0) as again:
         restarted = again.runtime("referrals")
         processed = referrals_tables.processed_events
-        await eventually(lambda: count(restarted, processed), lambda n: n == 50)
+        await eventually(
+            lambda: count(restarted, processed, consumer=subjects.TIMELINE_DURABLE),
+            lambda n: n == 50,
+        )
         nc = await nats.connect(nats_server.url)
         try:
             js = nc.jetstream()

@@ -88,14 +88,21 @@ async def test_a_request_trace_id_appears_on_the_consumer_spans(settings_for: An
             lambda: system.referrals.get(f"/households/{household_id}/timeline"),
             lambda r: len(r.json()["entries"]) == 1,
         )
+        await eventually(  # the referrals service knows the household: its facts are in
+            lambda: system.referrals.post(
+                "/referrals",
+                headers={"X-Sinergi-Actor": f"kelurahan:{LOK_TUAN}"},
+                json={"household_id": household_id, "programme": "-"},
+            ),
+            lambda r: r.status_code == 422,
+        )
 
     spans = exporter.get_finished_spans()
     request = next(s for s in spans if s.name == "POST /households")
     trace_id = request.context.trace_id
     consumers = {s.name for s in spans if s.context.trace_id == trace_id and "process" in s.name}
     assert consumers == {
-        f"{subjects.TIMELINE_DURABLE} process {HouseholdRegistered.ce_type()}",
-        f"{subjects.INBOX_DURABLE} process {HouseholdRegistered.ce_type()}",
+        f"{durable} process {HouseholdRegistered.ce_type()}" for durable in subjects.DURABLES
     }
     assert any(s.name.endswith(" publish") and s.context.trace_id == trace_id for s in spans)
     assert timeline.json()["entries"][0]["trace_id"] == format(trace_id, "032x")

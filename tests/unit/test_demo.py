@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import random
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,8 @@ from services.registry.areas import areas
 from services.registry.assessment import score as score_answers
 from services.registry.assessment import shipped_rulesets
 from services.registry.growth import STANDING_FROM_DAY, assess_growth
+from services.registry.import_files import parsed_sheet
+from services.registry.import_rows import MemberRow
 from services.registry.nik import compare_with_member, parse_nik, region_name
 
 KELURAHAN = {a.code: a for a in areas().values() if a.level == "kelurahan"}
@@ -284,6 +286,54 @@ def test_xlsx_has_the_headers_and_one_row_per_member(tmp_path: Path) -> None:
     assert rows[0] == demo.IMPORT_HEADERS
     expected = [tuple(row[h] for h in demo.IMPORT_HEADERS) for row in demo.to_rows(data)]
     assert [tuple(cell or "" for cell in row) for row in rows[1:]] == expected
+
+
+def test_xlsx_rows_writes_text_numbers_dates_and_a_dimension(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    path = tmp_path / "cells.xlsx"
+    rows = [
+        ["6474010101010001", 3, date(1990, 5, 17), " padded & <b> ", None, True, 2.5],
+        ["", 0, datetime(2020, 2, 29, 13, 30), "Api-Api", "x", False, -1],
+    ]
+    headers = ("nik", "rt", "tanggal_lahir", "alamat", "kosong", "ya", "angka")
+    assert demo.write_xlsx_rows(path, rows, headers=headers, sheet="RT 12") == 2
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    sheet = workbook["RT 12"]
+    assert sheet.calculate_dimension() == "A1:G3"
+    read = [tuple(row) for row in sheet.iter_rows(values_only=True)]
+    workbook.close()
+    assert read == [
+        headers,
+        ("6474010101010001", 3, datetime(1990, 5, 17), " padded & <b> ", None, True, 2.5),
+        (None, 0, datetime(2020, 2, 29), "Api-Api", "x", False, -1),
+    ]
+    with pytest.raises(ValueError, match="text"):
+        demo.write_xlsx_rows(path, [[6474010101010001]], headers=("nik",))
+    with pytest.raises(ValueError):
+        demo.write_xlsx_rows(path, [["a", "b"]], headers=("nik",))  # a row wider than the header
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "csv"])
+def test_the_importer_reads_every_written_row_as_written(tmp_path: Path, suffix: str) -> None:
+    data = demo.generate(households=60, seed=9)
+    path = tmp_path / f"demo.{suffix}"
+    written = demo.write_xlsx(data, path) if suffix == "xlsx" else demo.write_csv(data, path)
+    with parsed_sheet(path, path.name) as sheet:
+        parsed = [row for _, row in sheet.rows]
+    assert len(parsed) == written == data.member_count
+    members = [(h, m) for h in data.households for m in h.members]
+    for row, (household, member) in zip(parsed, members, strict=True):
+        assert isinstance(row, MemberRow), row
+        assert (row.household.no_kk, row.household.kelurahan_code, row.household.rt) == (
+            household.no_kk,
+            household.kelurahan_code,
+            household.rt,
+        )
+        assert (row.member.nik, row.member.name, row.member.birth_date) == (
+            member.nik,
+            member.name,
+            member.birth_date,
+        )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,522 @@
+"""The shared case timeline: rebuild equals live, pages both ways, the live stream (SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import nats
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sinergi_contracts import HouseholdRegistered, MemberAdded, ReferralRequested, subjects
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.referrals import live
+from services.referrals.api import TimelineEntryView, TimelinePage
+from services.referrals.models import tables as referrals_tables
+from services.referrals.models import timeline_entries
+from services.referrals.rebuild import Rebuilt, rebuild_timeline
+from sinergi.catalogue import definition
+from sinergi.config import Settings
+from sinergi.db import create_engine
+from sinergi.migrate import upgrade
+from sinergi.natsserver import NatsServer, free_port
+from sinergi.service import Runtime, create_service_app
+from tests.integration.test_referrals import known_household, refer
+from tests.integration.test_registry import member, registered
+from tests.integration.test_slice import LOK_TUAN
+from tests.system import System, eventually, start_system
+
+pytestmark = pytest.mark.integration
+
+Rows = list[tuple[Any, ...]]
+
+
+NAMES = ("Rahmat Hidayat", "Dewi Lestari", "Muhammad Rizki", "Nur Aisyah", "Yohanes Patiung")
+
+
+def kk(n: int) -> str:
+    return f"64740101012{n:05d}"
+
+
+def child(n: int, m: int) -> dict[str, Any]:
+    """A member without NIK nobody would take for another (no duplicate events)."""
+    return member(
+        None,
+        name=f"{NAMES[m % len(NAMES)]} bin {NAMES[n % len(NAMES)].split()[0]}",
+        sex="L",
+        relation="anak",
+        working=False,
+        birth_date=f"{2000 + n % 20}-{1 + m % 12:02d}-{1 + n % 28:02d}",
+    )
+
+
+async def timeline_rows(engine: AsyncEngine) -> Rows:
+    """Every stored entry, every column, in event id order."""
+    async with engine.connect() as conn:
+        query = select(timeline_entries).order_by(timeline_entries.c.event_id)
+        return [tuple(row) for row in await conn.execute(query)]
+
+
+async def rows_in(settings: Settings) -> Rows:
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    try:
+        return await timeline_rows(engine)
+    finally:
+        await engine.dispose()
+
+
+async def stream_size(url: str) -> int:
+    nc = await nats.connect(url)
+    try:
+        return int((await nc.jetstream().stream_info(subjects.EVENTS_STREAM)).state.messages)
+    finally:
+        await nc.close()
+
+
+async def settled(runtime: Runtime, nats_url: str) -> Rows:
+    """The timeline once the live consumer has projected every event in the stream."""
+
+    async def probe() -> tuple[int, int]:
+        return len(await timeline_rows(runtime.engine)), await stream_size(nats_url)
+
+    await eventually(probe, lambda sizes: sizes[0] == sizes[1] > 0, within=30)
+    return await timeline_rows(runtime.engine)
+
+
+async def rebuild(settings: Settings, nats_url: str) -> Rebuilt:
+    nc = await nats.connect(nats_url)
+    try:
+        return await rebuild_timeline(settings, nc.jetstream())
+    finally:
+        await nc.close()
+
+
+async def household_with_members(system: System, n: int, members: int) -> str:
+    household_id = await registered(system.registry, kk(n))
+    for m in range(members):
+        response = await system.registry.post(
+            f"/households/{household_id}/members",
+            json=child(n, m),
+        )
+        assert response.status_code == 201, response.text
+    return household_id
+
+
+# --- rebuild equals live ------------------------------------------------------------------
+
+
+async def test_a_rebuild_gives_exactly_the_live_timeline_even_while_events_keep_coming(
+    settings_for: Any, nats_server: NatsServer
+) -> None:
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        referrals = system.runtime("referrals")
+        for n in range(6):
+            await household_with_members(system, n, members=n % 4)
+        household_id = await known_household(system, kk(99))
+        await refer(system, household_id)  # a referral event from the referrals service too
+        await eventually(
+            lambda: system.referrals.get(f"/households/{household_id}/timeline"),
+            lambda r: ReferralRequested.ce_type() in {e["type"] for e in r.json()["entries"]},
+        )
+        live_rows = await settled(referrals, nats_server.url)
+        assert {row[3] for row in live_rows} >= {
+            HouseholdRegistered.ce_type(),
+            MemberAdded.ce_type(),
+            ReferralRequested.ce_type(),
+        }
+
+        # In place, while the service runs: nothing to change, because nothing differs.
+        same = await rebuild(settings_for("referrals"), nats_server.url)
+        assert (same.events, same.entries, same.removed, same.added) == (
+            len(live_rows),
+            len(live_rows),
+            0,
+            0,
+        )
+        assert await timeline_rows(referrals.engine) == live_rows
+
+        # A damaged timeline comes back exactly: a lost entry, a changed one, a stray one.
+        t = timeline_entries.c
+        async with referrals.engine.begin() as conn:
+            await conn.execute(delete(timeline_entries).where(t.event_id == live_rows[0][0]))
+            await conn.execute(
+                update(timeline_entries)
+                .where(t.event_id == live_rows[1][0])
+                .values(data='{"rusak": true}', trace_id=None)
+            )
+            stray = dict(zip(timeline_entries.c.keys(), live_rows[2], strict=True))
+            await conn.execute(
+                insert(timeline_entries).values(stray | {"event_id": "bukan-event-nyata"})
+            )
+        repaired = await rebuild(settings_for("referrals"), nats_server.url)
+        assert (repaired.removed, repaired.added) == (2, 2)
+        assert await timeline_rows(referrals.engine) == live_rows
+
+        # Events keep coming during a rebuild: the live consumer and the rebuild meet on the
+        # same entries, and the result is what a rebuild into an empty database gives.
+        async def more() -> None:
+            for n in range(10, 16):
+                await household_with_members(system, n, members=2)
+
+        await asyncio.gather(more(), rebuild(settings_for("referrals"), nats_server.url))
+        final = await settled(referrals, nats_server.url)
+        assert len(final) > len(live_rows)
+
+    fresh = settings_for("rebuilt")
+    await upgrade("referrals", fresh)
+    from_scratch = await rebuild(fresh, nats_server.url)
+    assert from_scratch.added == len(final)
+    assert await rows_in(fresh) == final
+
+
+async def test_a_live_consumer_behind_a_rebuild_doubles_nothing_and_dead_letters_nothing(
+    settings_for: Any, nats_server: NatsServer
+) -> None:
+    async with start_system(settings_for, services=("registry",)) as system:
+        for n in range(4):
+            await household_with_members(system, n, members=2)
+        await eventually(lambda: stream_size(nats_server.url), lambda size: size == 12)
+
+    # The referrals service is down; its timeline is rebuilt before it comes back.
+    settings = settings_for("referrals")
+    await upgrade("referrals", settings)
+    rebuilt = await rebuild(settings, nats_server.url)
+    assert rebuilt.added == 12
+    rows = await rows_in(settings)
+
+    async with start_system(settings_for, services=("referrals",)) as system:
+        referrals = system.runtime("referrals")
+        processed = referrals_tables.processed_events
+
+        async def projected() -> int:
+            async with referrals.engine.connect() as conn:
+                query = select(func.count()).where(
+                    processed.c.consumer == subjects.TIMELINE_DURABLE
+                )
+                return int(await conn.scalar(query) or 0)
+
+        await eventually(projected, lambda count: count == 12)
+        assert await timeline_rows(referrals.engine) == rows
+
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        info = await js.consumer_info(subjects.EVENTS_STREAM, subjects.TIMELINE_DURABLE)
+        assert (info.num_pending, info.num_ack_pending, info.num_redelivered) == (0, 0, 0)
+        assert (await js.stream_info(subjects.DLQ_STREAM)).state.messages == 0
+    finally:
+        await nc.close()
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+async def test_pages_in_stream_order_and_newest_first_with_who_and_which_agency(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        household_id = await known_household(system)
+        for m in range(5):
+            added = await system.registry.post(
+                f"/households/{household_id}/members",
+                json=child(50, m),
+            )
+            assert added.status_code == 201, added.text
+        await refer(system, household_id)
+        url = f"/households/{household_id}/timeline"
+        everything = await eventually(
+            lambda: system.referrals.get(url, params={"limit": 200}),
+            lambda r: len(r.json()["entries"]) == 7,
+        )
+        TimelinePage.model_validate(everything.json())  # the page is what OpenAPI says
+        seqs = [e["stream_seq"] for e in everything.json()["entries"]]
+        assert seqs == sorted(seqs)
+
+        async def walk(params: dict[str, Any], cursor: str) -> list[list[int]]:
+            pages: list[list[int]] = []
+            while True:
+                page = (await system.referrals.get(url, params=params | {"limit": 3})).json()
+                pages.append([e["stream_seq"] for e in page["entries"]])
+                if page[cursor] is None:
+                    return pages
+                params = params | {cursor.removeprefix("next_"): page[cursor]}
+
+        assert await walk({}, "next_after") == [seqs[0:3], seqs[3:6], seqs[6:]]
+        newest = seqs[::-1]
+        assert await walk({"order": "desc"}, "next_before") == [
+            newest[0:3],
+            newest[3:6],
+            newest[6:],
+        ]
+        window = await system.referrals.get(
+            url, params={"after": seqs[1], "before": seqs[5], "order": "desc"}
+        )
+        assert [e["stream_seq"] for e in window.json()["entries"]] == newest[2:5]
+
+        entries = everything.json()["entries"]
+        referral = next(e for e in entries if e["type"] == ReferralRequested.ce_type())
+        assert (referral["who"], referral["agency"]) == (f"kelurahan:{LOK_TUAN}", "dspm")
+        registered_entry = entries[0]
+        assert registered_entry["type"] == HouseholdRegistered.ce_type()
+        assert (registered_entry["who"], registered_entry["agency"]) == (None, None)
+        assert {"trace_id", "occurred_at", "source", "data"} <= registered_entry.keys()
+
+        bad = await system.referrals.get(url, params={"order": "sideways"})
+        assert bad.status_code == 422
+        assert bad.json()["errors"][0]["field"] == "order"
+
+
+# --- the live stream (SSE) -----------------------------------------------------------------
+
+
+async def no_counts(*_: Any) -> dict[str, int]:
+    """(The routes made each app's hub already; this counter is never used.)"""
+    return {}
+
+
+@dataclass
+class SseEvent:
+    id: int
+    event: str
+    data: str
+
+
+@dataclass
+class SseReader:
+    """Frames of a text/event-stream as they arrive; comments counted, not returned."""
+
+    chunks: AsyncIterator[str]
+    buffer: str = ""
+    comments: int = 0
+    seen: list[SseEvent] = field(default_factory=list)
+
+    async def take(self, count: int, *, within: float = 10.0) -> list[SseEvent]:
+        async with asyncio.timeout(within):
+            while len(self.seen) < count:
+                while "\n\n" not in self.buffer:
+                    self.buffer += await anext(self.chunks)
+                block, self.buffer = self.buffer.split("\n\n", 1)
+                fields: dict[str, str] = {}
+                for line in block.split("\n"):
+                    if line.startswith(":"):
+                        self.comments += 1
+                        continue
+                    name, _, value = line.partition(": ")
+                    fields[name] = value
+                if "id" in fields:
+                    self.seen.append(SseEvent(int(fields["id"]), fields["event"], fields["data"]))
+        taken, self.seen = self.seen[:count], self.seen[count:]
+        return taken
+
+
+@dataclass
+class AsgiStream:
+    """One streaming request straight into the ASGI app, with a client that can hang up."""
+
+    task: asyncio.Task[None]
+    hang_up: asyncio.Event
+    reader: SseReader
+    status: int
+    headers: dict[str, str]
+
+    async def close(self) -> None:
+        self.hang_up.set()
+        async with asyncio.timeout(5):
+            await self.task
+
+
+async def open_stream(app: FastAPI, path: str, headers: dict[str, str] | None = None) -> AsgiStream:
+    route, _, query = path.partition("?")
+    hang_up = asyncio.Event()
+    sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    requested = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await hang_up.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        await sent.put(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": route,
+        "raw_path": route.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"referrals")]
+        + [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "client": ("127.0.0.1", 40000),
+        "server": ("referrals", 80),
+        "state": {},
+    }
+    task = asyncio.create_task(app(scope, receive, send), name="sse-request")
+    start = await asyncio.wait_for(sent.get(), 10)
+
+    async def chunks() -> AsyncIterator[str]:
+        while True:
+            message = await sent.get()
+            if not message.get("more_body", False) and not message.get("body"):
+                return
+            yield message["body"].decode()
+
+    return AsgiStream(
+        task=task,
+        hang_up=hang_up,
+        reader=SseReader(chunks()),
+        status=start["status"],
+        headers={k.decode(): v.decode() for k, v in start["headers"]},
+    )
+
+
+async def test_the_live_stream_sends_the_backlog_then_new_entries_and_honours_last_event_id(
+    settings_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        app = system.apps["referrals"]
+        hub = live.hub_for(system.runtime("referrals").engine, no_counts)
+        # This replica projects: its streams are woken by the projection, not by the poll.
+        monkeypatch.setattr(hub, "_poll_seconds", 3600.0)
+        household_id = await household_with_members(system, 1, members=2)
+        path = f"/households/{household_id}/timeline/stream"
+        await eventually(
+            lambda: system.referrals.get(f"/households/{household_id}/timeline"),
+            lambda r: len(r.json()["entries"]) == 3,
+        )
+
+        first = await open_stream(app, path)
+        assert first.status == 200
+        assert first.headers["content-type"].startswith("text/event-stream")
+        backlog = await first.reader.take(3)
+        assert [e.event for e in backlog] == [
+            HouseholdRegistered.ce_type(),
+            MemberAdded.ce_type(),
+            MemberAdded.ce_type(),
+        ]
+        assert [e.id for e in backlog] == sorted(e.id for e in backlog)
+        view = TimelineEntryView.model_validate_json(backlog[0].data)
+        assert (view.stream_seq, view.type) == (backlog[0].id, backlog[0].event)
+        assert view.data["household_id"] == household_id
+        assert hub.listeners == 1 and hub.polling
+
+        # A new event is pushed as soon as the projection commits it (no 2 s poll needed).
+        added = await system.registry.post(
+            f"/households/{household_id}/members",
+            json=child(60, 3),
+        )
+        assert added.status_code == 201
+        [pushed] = await first.reader.take(1, within=1.5)
+        assert pushed.event == MemberAdded.ce_type() and pushed.id > backlog[-1].id
+
+        # Reconnecting with Last-Event-ID gets what came after it, nothing before.
+        second = await open_stream(app, path, headers={"Last-Event-ID": str(backlog[1].id)})
+        again = await second.reader.take(2)
+        assert [e.id for e in again] == [backlog[2].id, pushed.id]
+        by_query = await open_stream(app, f"{path}?after={backlog[2].id}")
+        assert [e.id for e in await by_query.reader.take(1)] == [pushed.id]
+        assert hub.listeners == 3
+
+        # Hanging up ends each stream: the request returns, nothing keeps listening or polling.
+        for stream in (first, second, by_query):
+            await stream.close()
+        assert hub.listeners == 0
+        await eventually(lambda: asyncio.sleep(0, hub.polling), lambda polling: not polling)
+        leftovers = [
+            t.get_name()
+            for t in asyncio.all_tasks()
+            if t.get_name() in {"sse-request", "timeline-live-poll"}
+        ]
+        assert leftovers == []
+
+        bad = await system.referrals.get(path, headers={"Last-Event-ID": "kemarin"})
+        assert bad.status_code == 422
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """The app on a real socket (uvicorn, lifespan off: the test runs the runtime itself)."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve(), name="uvicorn")
+    await eventually(lambda: asyncio.sleep(0, server.started), bool, within=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        async with asyncio.timeout(10):
+            await task
+
+
+async def test_a_replica_that_does_not_project_streams_the_same_entries_over_a_real_socket(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        household_id = await household_with_members(system, 2, members=1)
+        await eventually(
+            lambda: system.referrals.get(f"/households/{household_id}/timeline"),
+            lambda r: len(r.json()["entries"]) == 2,
+        )
+        # A second replica on the same database: it serves HTTP, another replica projects.
+        replica = create_service_app(definition("referrals"), settings_for("referrals"))
+        replica_runtime: Runtime = replica.state.runtime
+        hub = live.hub_for(replica_runtime.engine, no_counts)
+        try:
+            async with serving(replica) as base, httpx.AsyncClient(base_url=base) as client:
+                path = f"/households/{household_id}/timeline/stream"
+                async with client.stream("GET", path, timeout=15) as response:
+                    assert response.status_code == 200
+                    reader = SseReader(response.aiter_text())
+                    backlog = await reader.take(2)
+                    added = await system.registry.post(
+                        f"/households/{household_id}/members",
+                        json=child(70, 4),
+                    )
+                    assert added.status_code == 201
+                    # Within the shared poll (2 s) after the other replica committed it.
+                    [pushed] = await reader.take(1, within=live.POLL_SECONDS + 5)
+                    assert pushed.id > backlog[-1].id
+                    assert pushed.event == MemberAdded.ce_type()
+                    timeline = await client.get(f"/households/{household_id}/timeline")
+                    assert [e["event_id"] for e in timeline.json()["entries"]][-1] in pushed.data
+                # The client hung up: the replica's stream ends and stops polling.
+                await eventually(
+                    lambda: asyncio.sleep(0, (hub.listeners, hub.polling)),
+                    lambda state: state == (0, False),
+                    within=5,
+                )
+        finally:
+            await replica_runtime.engine.dispose()
+
+
+async def test_a_quiet_stream_sends_heartbeat_comments_and_stops_polling_when_closed() -> None:
+    engine = create_engine("sqlite+aiosqlite://")
+    hub = live.TimelineHub(engine, no_counts, poll_seconds=0.05)
+
+    async def nothing(_: str, __: int, ___: int) -> list[Any]:
+        return []
+
+    stream = live.stream(hub, nothing, str, "rumah-tangga-sepi", after=0, heartbeat=0.05)
+    assert await anext(stream) == f"retry: {live.RETRY_MILLISECONDS}\n\n"
+    assert await anext(stream) == ": ping\n\n"
+    assert await anext(stream) == ": ping\n\n"
+    assert (hub.listeners, hub.polling) == (1, True)
+    await stream.aclose()
+    assert (hub.listeners, hub.polling) == (0, False)
+    await engine.dispose()
