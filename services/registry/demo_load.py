@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.registry import demo, domain, handlers
+from services.registry import demo, domain, handlers, store
 from services.registry.assessing import assess_in
 from services.registry.demo import DemoData, DemoHousehold
 from services.registry.imports import ImportSummary, import_file
@@ -30,8 +28,6 @@ from services.registry.models import assessments, households, measurements, memb
 from sinergi.outbox import Transaction, UnitOfWork
 
 BATCH = 250  # households per transaction
-IN_CHUNK = 2000  # values per IN (...) list
-T = TypeVar("T")
 
 
 @dataclass
@@ -42,11 +38,6 @@ class DemoReport:
     measured: int = 0
     skipped_measurements: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def member_key(household_id: str, name: str, birth_date: date) -> tuple[str, str, date]:
@@ -63,12 +54,12 @@ async def _registry_ids(
     measured: set[str] = set()
     member_ids: dict[tuple[str, str, date], str] = {}
     async with engine.connect() as conn:
-        for chunk in _chunks([h.no_kk for h in data.households], IN_CHUNK):
+        for chunk in store.chunks([h.no_kk for h in data.households]):
             rows = await conn.execute(
                 select(households.c.no_kk, households.c.id).where(households.c.no_kk.in_(chunk))
             )
             by_kk.update({no_kk: household_id for no_kk, household_id in rows})
-        for chunk in _chunks(list(by_kk.values()), IN_CHUNK):
+        for chunk in store.chunks(list(by_kk.values())):
             assessed.update(
                 h
                 for (h,) in await conn.execute(
@@ -101,7 +92,7 @@ async def load(uow: UnitOfWork, engine: AsyncEngine, data: DemoData) -> DemoRepo
         imported = await import_file(uow, engine, path, filename=path.name)
     report = DemoReport(households=len(data.households), imported=imported)
     by_kk, assessed, measured, member_ids = await _registry_ids(engine, data)
-    for chunk in _chunks(data.households, BATCH):
+    for chunk in store.chunks(data.households, BATCH):
         async with uow.begin() as tx:
             for household in chunk:
                 household_id = by_kk.get(household.no_kk)

@@ -21,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
 
 from sinergi_contracts import DuplicateDismissed, DuplicateSuspected, MembersMerged
@@ -44,19 +44,14 @@ from services.registry.publishing import publish
 from sinergi.outbox import Transaction, UnitOfWork
 
 log = logging.getLogger(__name__)
+V = TypeVar("V")
 
 State = Literal["open", "merged", "not_duplicate", "closed"]
 Decision = Literal["merge", "not_duplicate"]
-IN_CHUNK = 2000  # values per IN (...) list
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), IN_CHUNK):
-        yield values[start : start + IN_CHUNK]
 
 
 async def queue_checks(conn: AsyncConnection, member_ids: Sequence[UUID]) -> None:
@@ -155,7 +150,7 @@ async def _queued(engine: AsyncEngine, limit: int) -> dict[str, list[_Seen]]:
         ]
         found: dict[str, list[_Seen]] = defaultdict(list)
         present = set()
-        for chunk in _chunks(ids):
+        for chunk in store.chunks(ids):
             rows = await conn.execute(
                 select(*_PERSON_COLUMNS)
                 .join(households, households.c.id == members.c.household_id)
@@ -165,7 +160,7 @@ async def _queued(engine: AsyncEngine, limit: int) -> dict[str, list[_Seen]]:
                 found[row.kelurahan_code].append(_seen(row))
                 present.add(row.id)
         gone = [m for m in ids if m not in present]
-        for chunk in _chunks(gone):
+        for chunk in store.chunks(gone):
             await conn.execute(
                 delete(duplicate_checks).where(duplicate_checks.c.member_id.in_(chunk))
             )
@@ -185,7 +180,7 @@ async def _neighbourhood(
                 .where(households.c.kelurahan_code == kelurahan_code)
             )
         )
-        for chunk in _chunks(days):
+        for chunk in store.chunks(days):
             rows += await conn.execute(
                 select(*_PERSON_COLUMNS)
                 .join(households, households.c.id == members.c.household_id)
@@ -218,7 +213,7 @@ async def scan_kelurahan(
         for candidate in wanted:
             created += await _record(tx, candidate, seen[candidate.left], seen[candidate.right])
         ids = [s.person.member_id for s in queued]
-        for chunk in _chunks(ids):
+        for chunk in store.chunks(ids):
             await tx.conn.execute(
                 delete(duplicate_checks).where(duplicate_checks.c.member_id.in_(chunk))
             )
@@ -252,7 +247,9 @@ async def _record(tx: Transaction, candidate: Candidate, left: _Seen, right: _Se
             detected_at=_now(),
         )
     )
-    for here, there in _both_ways(left.person, right.person):
+    for here, there in each_way(
+        left.person, right.person, same=left.person.household_id == right.person.household_id
+    ):
         publish(
             tx,
             DuplicateSuspected(
@@ -268,11 +265,9 @@ async def _record(tx: Transaction, candidate: Candidate, left: _Seen, right: _Se
     return 1
 
 
-def _both_ways(left: Person, right: Person) -> list[tuple[Person, Person]]:
-    """Each household's view of a pair; one view when both are in one household."""
-    if left.household_id == right.household_id:
-        return [(left, right)]
-    return [(left, right), (right, left)]
+def each_way(left: V, right: V, *, same: bool) -> list[tuple[V, V]]:
+    """Each household's view of a pair, its own side first; one view when `same` household."""
+    return [(left, right)] if same else [(left, right), (right, left)]
 
 
 async def scan_pending(uow: UnitOfWork, engine: AsyncEngine, *, limit: int = 20_000) -> ScanReport:
@@ -350,7 +345,9 @@ def _pair(row: Any) -> tuple[tuple[str, str], tuple[str, str]]:
 async def _dismiss(tx: Transaction, row: Any, *, note: str, officer: str) -> None:
     await _close(tx, row, "not_duplicate", decided_by=officer, note=note)
     left, right = _pair(row)
-    for (member, household), (other, other_household) in _views(left, right):
+    for (member, household), (other, other_household) in each_way(
+        left, right, same=left[1] == right[1]
+    ):
         publish(
             tx,
             DuplicateDismissed(
@@ -363,12 +360,6 @@ async def _dismiss(tx: Transaction, row: Any, *, note: str, officer: str) -> Non
                 recorded_by=officer,
             ),
         )
-
-
-def _views(
-    left: tuple[str, str], right: tuple[str, str]
-) -> list[tuple[tuple[str, str], tuple[str, str]]]:
-    return [(left, right)] if left[1] == right[1] else [(left, right), (right, left)]
 
 
 async def _merge(

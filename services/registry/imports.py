@@ -17,7 +17,6 @@ import contextlib
 import csv
 import io
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +50,6 @@ from services.registry.models import (
 from services.registry.publishing import publish
 from sinergi.outbox import UnitOfWork
 
-IN_CHUNK = 2000  # values per IN (...) list, far below SQLite's 32,766 variables
 RETRIES = 3  # a batch raced by another writer (same No. KK, same household) is planned again
 
 REPORT_HEADER = ("baris", "kolom", "aturan", "alasan", "reason")
@@ -106,11 +104,11 @@ class ImportSummary:
 
 async def _known(conn: AsyncConnection, batch: Batch) -> Known:
     known = Known()
-    for chunk in _chunks(list(batch.groups)):
+    for chunk in store.chunks(list(batch.groups)):
         for row in await conn.execute(select(households).where(households.c.no_kk.in_(chunk))):
             known.households[row.no_kk] = Household(**(row._asdict() | {"id": UUID(row.id)}))
     by_id = {str(h.id): h.id for h in known.households.values()}
-    for chunk in _chunks(list(by_id)):
+    for chunk in store.chunks(list(by_id)):
         found = await conn.execute(
             select(
                 members.c.household_id, members.c.nik, members.c.name, members.c.birth_date
@@ -120,15 +118,10 @@ async def _known(conn: AsyncConnection, batch: Batch) -> Known:
             keys = known.member_keys.setdefault(by_id[household_id], set())
             keys.update(keys_of(nik, name, birth_date))
     niks = sorted({r.member.nik for rows in batch.groups.values() for r in rows if r.member.nik})
-    for chunk in _chunks(niks):
+    for chunk in store.chunks(niks):
         held = await conn.scalars(select(members.c.nik).where(members.c.nik.in_(chunk)))
         known.niks.update(held)
     return known
-
-
-def _chunks(values: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(values), IN_CHUNK):
-        yield values[start : start + IN_CHUNK]
 
 
 def _household_row(h: Household) -> dict[str, Any]:
