@@ -39,7 +39,14 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1, le=10000)
     relay_poll_seconds: float = Field(default=0.5, gt=0)
     duplicate_scan_seconds: float = Field(
-        default=5.0, gt=0, description="Registry: seconds between scans of the duplicate queue"
+        default=5.0,
+        gt=0,
+        description="Registry: the duplicate queue is scanned once nothing was added for this long",
+    )
+    duplicate_scan_longest_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Registry: ... or once a queued member has waited this long (busy days)",
     )
     directory_file: Path | None = Field(
         default=None, description="Referrals: agencies, programmes, deadlines (YAML)"

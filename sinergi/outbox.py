@@ -16,11 +16,11 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sinergi_contracts import Envelope
 from sinergi_contracts.envelope import TRACEPARENT_HEADER
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sinergi import telemetry
-from sinergi.db import lock_for_relay
+from sinergi.db import insert_many, lock_for_relay
 from sinergi.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class Transaction:
 
     async def flush(self) -> None:
         if self._pending:
-            await self.conn.execute(insert(self._outbox), outbox_rows(self._pending))
+            await insert_many(self.conn, self._outbox, outbox_rows(self._pending))
             self.published += len(self._pending)
             self._pending.clear()
 

@@ -8,6 +8,7 @@ beside the attributes so one trace spans producer and consumers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ TRACEPARENT_HEADER: Final = "traceparent"
 
 # Printable ASCII but for double quote and percent; `quote` adds letters, digits and "_.-~".
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
+# Ids, types, sources and times are nearly always all safe: a C-speed check spares `quote`.
+_ALL_SAFE = re.compile(r'[\x21\x23-\x24\x26-\x7e]*')
 
 
 class EnvelopeError(ValueError):
@@ -33,7 +36,7 @@ class EnvelopeError(ValueError):
 
 
 def percent_encode(value: str) -> str:
-    return quote(value, safe=_SAFE)
+    return value if _ALL_SAFE.fullmatch(value) else quote(value, safe=_SAFE)
 
 
 def percent_decode(value: str) -> str:

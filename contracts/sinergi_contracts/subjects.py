@@ -16,6 +16,7 @@ so that
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 PREFIX: Final = "sinergi"
@@ -50,8 +51,11 @@ def dead_letter_durable(durable: str) -> str:
 SERVICES: Final = ("registry", "referrals", "notifications")
 
 
+_BAD_IN_TOKEN = re.compile(r"[. *>\t\r\n]")
+
+
 def _token(value: str, what: str) -> str:
-    if not value or any(c in value for c in ". *>\t\r\n"):
+    if not value or _BAD_IN_TOKEN.search(value):
         raise ValueError(f"{what} is not a valid NATS subject token: {value!r}")
     return value
 

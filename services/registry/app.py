@@ -21,8 +21,12 @@ def routes(runtime: Runtime) -> APIRouter:
 
 
 async def scan_duplicates(runtime: Runtime) -> None:
+    settings = runtime.settings
     await duplicates.watch(
-        runtime.uow, runtime.engine, every=runtime.settings.duplicate_scan_seconds
+        runtime.uow,
+        runtime.engine,
+        every=settings.duplicate_scan_seconds,
+        longest=settings.duplicate_scan_longest_seconds,
     )
 
 

@@ -41,6 +41,7 @@ from services.registry.models import (
     members,
 )
 from services.registry.publishing import publish
+from sinergi.db import insert_many
 from sinergi.outbox import Transaction, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,8 @@ async def queue_checks(conn: AsyncConnection, member_ids: Sequence[UUID]) -> Non
     """Queue members for the scanner, in the caller's transaction."""
     if member_ids:
         now = _now()
-        await conn.execute(
-            insert(duplicate_checks), [{"member_id": str(m), "queued_at": now} for m in member_ids]
+        await insert_many(
+            conn, duplicate_checks, [{"member_id": str(m), "queued_at": now} for m in member_ids]
         )
 
 
@@ -279,10 +280,40 @@ async def scan_pending(uow: UnitOfWork, engine: AsyncEngine, *, limit: int = 20_
     return report
 
 
-async def watch(uow: UnitOfWork, engine: AsyncEngine, *, every: float) -> None:
-    """Scan the queue every `every` seconds, until cancelled; a failed scan is tried again."""
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they were written in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def settled(engine: AsyncEngine, *, quiet: float, longest: float) -> bool:
+    """Whether the queue is ready: nothing added for `quiet` seconds, or a check waited `longest`.
+
+    Scanning a kelurahan matches all its people again, so scanning while a bulk import is
+    still adding to it would repeat that work every few seconds and slow the import down.
+    """
+    async with engine.connect() as conn:
+        oldest, newest = (
+            await conn.execute(
+                select(
+                    func.min(duplicate_checks.c.queued_at), func.max(duplicate_checks.c.queued_at)
+                )
+            )
+        ).one()
+    if oldest is None or newest is None:
+        return False
+    now = _now()
+    return (now - _aware(newest)).total_seconds() >= quiet or (
+        now - _aware(oldest)
+    ).total_seconds() >= longest
+
+
+async def watch(uow: UnitOfWork, engine: AsyncEngine, *, every: float, longest: float) -> None:
+    """Scan the queue once it settled (see `settled`), looking every `every` seconds."""
     while True:
         try:
+            if not await settled(engine, quiet=every, longest=longest):
+                await asyncio.sleep(every)
+                continue
             report = await scan_pending(uow, engine)
             if report.checked:
                 log.info(

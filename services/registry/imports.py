@@ -48,6 +48,7 @@ from services.registry.models import (
     nik_conflicts,
 )
 from services.registry.publishing import publish
+from sinergi.db import insert_many
 from sinergi.outbox import UnitOfWork
 
 RETRIES = 3  # a batch raced by another writer (same No. KK, same household) is planned again
@@ -156,9 +157,10 @@ async def _write(uow: UnitOfWork, plan: Plan) -> int:
         publish(tx, *plan.events)
         conn = tx.conn
         if plan.new_households:
-            await conn.execute(insert(households), [_household_row(h) for h in plan.new_households])
-            await conn.execute(
-                insert(kk_history),
+            await insert_many(conn, households, [_household_row(h) for h in plan.new_households])
+            await insert_many(
+                conn,
+                kk_history,
                 [
                     {"household_id": str(h.id), "no_kk": h.no_kk, "valid_from": plan.now}
                     | {"reason": "daftar"}
@@ -169,7 +171,7 @@ async def _write(uow: UnitOfWork, plan: Plan) -> int:
             await store.save_household(conn, before, after)
         plain = [_member_row(m) for m in plan.members if m.id not in suspects]
         if plain:
-            await conn.execute(insert(members), plain)
+            await insert_many(conn, members, plain)
         for m in plan.members:
             if m.id in suspects:
                 await store.insert_member(conn, m)
