@@ -28,7 +28,7 @@ TRACEPARENT_HEADER: Final = "traceparent"
 # Printable ASCII but for double quote and percent; `quote` adds letters, digits and "_.-~".
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
 # Ids, types, sources and times are nearly always all safe: a C-speed check spares `quote`.
-_ALL_SAFE = re.compile(r'[\x21\x23-\x24\x26-\x7e]*')
+_ALL_SAFE = re.compile(r"[\x21\x23-\x24\x26-\x7e]*")
 
 
 class EnvelopeError(ValueError):
