@@ -11,8 +11,9 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from services.referrals import handlers, live
+from services.referrals import handlers
 from services.referrals.domain import TimelineEntry, who_and_agency
+from sinergi import live
 from sinergi.service import Runtime
 
 
@@ -101,7 +102,7 @@ SSE_DESCRIPTION = (
 def routes(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["linimasa (timeline)"])
     engine = runtime.engine
-    hub = live.hub_for(engine, handlers.timeline_counts)
+    hub = live.hub_for(engine, handlers.LIVE_HUB, handlers.timeline_counts)
 
     @router.get(
         "/households/{household_id}/timeline",
@@ -146,6 +147,13 @@ def routes(runtime: Runtime) -> APIRouter:
             engine, household_id=household_id, after=after, limit=limit
         )
 
+    feed = live.Feed(
+        read=read,
+        position=lambda entry: entry.stream_seq,
+        name=lambda entry: entry.type,
+        data=entry_json,
+    )
+
     @router.get(
         "/households/{household_id}/timeline/stream",
         summary="Linimasa kasus, langsung (the case timeline, live: SSE)",
@@ -170,7 +178,7 @@ def routes(runtime: Runtime) -> APIRouter:
     ) -> StreamingResponse:
         start = last_event_id if last_event_id is not None else after
         return StreamingResponse(
-            live.stream(hub, read, entry_json, str(household_id), after=start),
+            live.stream(hub, feed, str(household_id), after=start),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -12,9 +12,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
-from services.referrals import live
 from services.referrals.domain import TimelineEntry, timeline_entry
 from services.referrals.models import timeline_entries
+from sinergi import live
 from sinergi.consumer import Delivered, after_commit
 
 # The columns in the order of TimelineEntry's fields, so a row is its positional arguments.
@@ -30,6 +30,9 @@ def insert_if_absent(conn: AsyncConnection) -> Insert:
     )
 
 
+LIVE_HUB = "timeline"
+
+
 async def project_timeline(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
     """Append a batch of events to the timeline, in the transaction of the batch; once it has
     committed, wake the live streams (SSE) of the households it touched in this process."""
@@ -37,7 +40,7 @@ async def project_timeline(conn: AsyncConnection, batch: Sequence[Delivered]) ->
     rows = [vars(timeline_entry(d)) for d in batch]
     await conn.execute(insert_if_absent(conn), rows)
     engine, households = conn.engine, {row["household_id"] for row in rows}
-    after_commit(lambda: live.announce(engine, households))
+    after_commit(lambda: live.announce(engine, LIVE_HUB, households))
 
 
 def _page(*, newest_first: bool, bounded: bool) -> Select[Any]:

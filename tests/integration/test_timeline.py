@@ -17,11 +17,12 @@ from sinergi_contracts import HouseholdRegistered, MemberAdded, ReferralRequeste
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.referrals import live
 from services.referrals.api import TimelineEntryView, TimelinePage
+from services.referrals.handlers import LIVE_HUB
 from services.referrals.models import tables as referrals_tables
 from services.referrals.models import timeline_entries
 from services.referrals.rebuild import Rebuilt, rebuild_timeline
+from sinergi import live
 from sinergi.catalogue import definition
 from sinergi.config import Settings
 from sinergi.db import create_engine
@@ -389,7 +390,7 @@ async def test_the_live_stream_sends_the_backlog_then_new_entries_and_honours_la
 ) -> None:
     async with start_system(settings_for, services=("registry", "referrals")) as system:
         app = system.apps["referrals"]
-        hub = live.hub_for(system.runtime("referrals").engine, no_counts)
+        hub = live.hub_for(system.runtime("referrals").engine, LIVE_HUB, no_counts)
         # This replica projects: its streams are woken by the projection, not by the poll.
         monkeypatch.setattr(hub, "_poll_seconds", 3600.0)
         household_id = await household_with_members(system, 1, members=2)
@@ -476,7 +477,7 @@ async def test_a_replica_that_does_not_project_streams_the_same_entries_over_a_r
         # A second replica on the same database: it serves HTTP, another replica projects.
         replica = create_service_app(definition("referrals"), settings_for("referrals"))
         replica_runtime: Runtime = replica.state.runtime
-        hub = live.hub_for(replica_runtime.engine, no_counts)
+        hub = live.hub_for(replica_runtime.engine, LIVE_HUB, no_counts)
         try:
             async with serving(replica) as base, httpx.AsyncClient(base_url=base) as client:
                 path = f"/households/{household_id}/timeline/stream"
@@ -507,12 +508,13 @@ async def test_a_replica_that_does_not_project_streams_the_same_entries_over_a_r
 
 async def test_a_quiet_stream_sends_heartbeat_comments_and_stops_polling_when_closed() -> None:
     engine = create_engine("sqlite+aiosqlite://")
-    hub = live.TimelineHub(engine, no_counts, poll_seconds=0.05)
+    hub = live.Hub(engine, no_counts, poll_seconds=0.05)
 
     async def nothing(_: str, __: int, ___: int) -> list[Any]:
         return []
 
-    stream = live.stream(hub, nothing, str, "rumah-tangga-sepi", after=0, heartbeat=0.05)
+    feed: live.Feed[Any] = live.Feed(read=nothing, position=int, name=str, data=str)
+    stream = live.stream(hub, feed, "rumah-tangga-sepi", after=0, heartbeat=0.05)
     assert await anext(stream) == f"retry: {live.RETRY_MILLISECONDS}\n\n"
     assert await anext(stream) == ": ping\n\n"
     assert await anext(stream) == ": ping\n\n"
