@@ -57,6 +57,34 @@ class Settings(BaseSettings):
     sla_check_seconds: float = Field(
         default=30.0, gt=0, description="Referrals: pause between checks for overdue referrals"
     )
+    delivery_poll_seconds: float = Field(
+        default=1.0, gt=0, description="Notifications: pause between looks for due deliveries"
+    )
+    delivery_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Notifications: a webhook or SMTP attempt gives up after"
+    )
+    delivery_retry_seconds: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=(5.0, 30.0, 120.0, 600.0, 1800.0, 7200.0),
+        description="Notifications: wait before retry n; after the last, the delivery is dead",
+    )
+    delivery_lane_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Notifications: attempts in flight per endpoint"
+    )
+    disable_after_dead: int = Field(
+        default=3,
+        ge=1,
+        description="Notifications: consecutive dead deliveries that disable an endpoint",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="Notifications: SMTP server for e-mail (none: e-mail waits)"
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_sender: str = Field(
+        default="Sinergi Bontang <sinergi@localhost>", description="Notifications: From address"
+    )
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"
     log_json: bool = True
@@ -68,7 +96,7 @@ class Settings(BaseSettings):
             return [s.strip() for s in value.split(",") if s.strip()]
         return value
 
-    @field_validator("retry_delays", mode="before")
+    @field_validator("retry_delays", "delivery_retry_seconds", mode="before")
     @classmethod
     def _split_delays(cls, value: object) -> object:
         if isinstance(value, str):
