@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic_core
 from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+T = TypeVar("T")
+IN_CHUNK = 2000  # values per IN (...) list, far below SQLite's 32,766 variables
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -95,3 +97,9 @@ def _process(column: Sequence[Any], processor: Callable[[Any], Any] | None) -> I
     if column.count(first) == len(column):  # e.g. one commit time on every row: format once
         return repeat(processor(first), len(column))
     return map(processor, column)
+
+
+def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """`values` in slices of `size`: for IN lists, and for batches of work."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -15,7 +15,7 @@ from nats.js.client import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sinergi_contracts import Envelope
-from sinergi_contracts.envelope import TRACEPARENT_HEADER
+from sinergi_contracts.envelope import MSG_ID_HEADER, TRACEPARENT_HEADER
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -74,16 +74,29 @@ class Transaction:
         self.conn = conn
         self._outbox = outbox
         self._pending: list[Envelope] = []
+        self._forwarded: list[dict[str, Any]] = []
         self.published = 0
 
     def publish(self, *envelopes: Envelope) -> None:
         self._pending.extend(envelopes)
 
+    def forward(self, envelope: Envelope, *, subject: str, message_id: str) -> None:
+        """Publish an event already in the stream again, on `subject` (e.g. to one agency).
+
+        Its CloudEvents id stays, so receivers de-duplicate on it; `message_id` (the outbox
+        key and Nats-Msg-Id) must be unique, e.g. "<agency>:<event id>".
+        """
+        row = outbox_rows([envelope])[0]
+        row["headers"][MSG_ID_HEADER] = message_id
+        self._forwarded.append(row | {"event_id": message_id, "subject": subject})
+
     async def flush(self) -> None:
-        if self._pending:
-            await insert_many(self.conn, self._outbox, outbox_rows(self._pending))
-            self.published += len(self._pending)
+        rows = outbox_rows(self._pending) + self._forwarded
+        if rows:
+            await insert_many(self.conn, self._outbox, rows)
+            self.published += len(rows)
             self._pending.clear()
+            self._forwarded.clear()
 
 
 class OutboxRelay:

@@ -45,6 +45,11 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             subjects.EVENTS_STREAM_SUBJECTS,
         ),
         stream(
+            subjects.AGENCY_STREAM,
+            "Event yang diteruskan ke tiap dinas/lembaga (events forwarded to each agency)",
+            subjects.AGENCY_STREAM_SUBJECTS,
+        ),
+        stream(
             subjects.DLQ_STREAM,
             "Event yang gagal diproses, dapat diputar ulang (dead letters, replayable)",
             subjects.DLQ_STREAM_SUBJECTS,

@@ -100,3 +100,21 @@ def dlq_subject(durable: str) -> str:
 def max_deliveries_advisory(stream: str, durable: str) -> str:
     """Announced by the server when a message of `durable` ran out of deliveries."""
     return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{durable}"
+
+
+def agency_subject(agency: str, service: str, event_name: str) -> str:
+    """The subject an event is forwarded on to one agency (stream SINERGI_AGENCY)."""
+    return ".".join(
+        (
+            PREFIX,
+            "agency",
+            _token(agency, "agency"),
+            _token(service, "service"),
+            _token(event_name, "event_name"),
+        )
+    )
+
+
+def agency_durable(agency: str) -> str:
+    """The durable consumer an agency system reads its deliveries from."""
+    return f"agency-{_token(agency, 'agency')}"

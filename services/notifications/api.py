@@ -1,16 +1,31 @@
-"""HTTP routes of the notifications service."""
+"""HTTP routes of the notifications service: inboxes (with a live stream) and subscriptions."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.notifications import handlers
-from services.notifications.domain import kelurahan_inbox
+from services.notifications import inbox, subscriptions
+from services.notifications.handlers import INBOX_HUB
+from services.notifications.inbox import StoredItem
+from sinergi import live
+from sinergi.errors import answers
 from sinergi.service import Runtime
+
+RECIPIENT = r"^(city|(agency|kelurahan|rt|coordinator|user):[\w.:-]{1,90})$"
+Recipient = Annotated[
+    str,
+    Query(
+        pattern=RECIPIENT,
+        description="Penerima: agency:<kode>, kelurahan:<kode>, rt:<kelurahan>:<rw>:<rt>, city, "
+        "coordinator:<nama> atau user:<nama> (the recipient)",
+        examples=["kelurahan:64.74.01.1001"],
+    ),
+]
 
 
 class InboxItemView(BaseModel):
@@ -26,27 +41,197 @@ class InboxItemView(BaseModel):
 
 class InboxView(BaseModel):
     recipient: str
-    unread: int
+    unread: int = Field(description="Belum dibaca (unread), seluruh kotak masuk")
     items: list[InboxItemView]
+    next_before: int | None = Field(
+        description="Halaman berikut: kirim sebagai before (next page: pass as before)"
+    )
+
+
+class MarkRead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recipient: str = Field(pattern=RECIPIENT)
+    ids: list[int] | None = Field(
+        default=None, max_length=1000, description="Yang ditandai; kosong = semua (none: all)"
+    )
+
+
+class MarkedRead(BaseModel):
+    marked: int
+    unread: int
+
+
+class SubscriptionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "owner": "agency:baznas",
+                    "channel": "webhook",
+                    "audience": "agency:baznas",
+                    "event_types": ["id.sinergi.referrals.referral_requested.v1"],
+                    "target": "https://sistem.baznas-bontang.example/sinergi/webhook",
+                    "language": "id",
+                }
+            ]
+        },
+    )
+
+    owner: str = Field(description="Pemilik langganan (who owns it), e.g. agency:baznas")
+    channel: Literal["inbox", "webhook", "email"]
+    audience: str = Field(
+        description="Event yang didengar: milik audiens ini (the events routed to this "
+        "audience): city, agency:<kode>, kelurahan:<kode>, rt:<kelurahan>:<rw>:<rt>"
+    )
+    event_types: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Jenis event CloudEvents; kosong = semua (empty: all)",
+    )
+    target: str | None = Field(
+        default=None, max_length=500, description="URL webhook atau alamat e-mail"
+    )
+    language: Literal["id", "en"] = "id"
+
+
+class SubscriptionView(BaseModel):
+    id: str
+    owner: str
+    channel: str
+    audience: str
+    event_types: list[str]
+    target: str | None
+    language: str
+    state: str
+    disabled_reason: str | None
+    failures: int
+    created_at: datetime
+
+
+class CreatedSubscription(SubscriptionView):
+    secret: str | None = Field(
+        description="Rahasia penandatanganan webhook, hanya ditampilkan sekali "
+        "(the webhook signing secret, shown this once)"
+    )
+
+
+def _item_json(item: StoredItem) -> str:
+    return InboxItemView.model_validate(item, from_attributes=True).model_dump_json()
 
 
 def routes(runtime: Runtime) -> APIRouter:
-    router = APIRouter(tags=["kotak masuk (inbox)"])
+    router = APIRouter()
+    engine = runtime.engine
+    hub = live.hub_for(engine, INBOX_HUB, inbox.counts)
 
-    @router.get(
-        "/inbox/kelurahan/{kelurahan_code}",
-        summary="Kotak masuk kelurahan (a kelurahan's inbox)",
+    async def read_after(recipient: str, after: int, limit: int) -> list[StoredItem]:
+        return await inbox.after(engine, recipient, after, limit)
+
+    feed = live.Feed(
+        read=read_after,
+        position=lambda item: item.id,
+        name=lambda item: item.event_type,
+        data=_item_json,
     )
-    async def kelurahan(
-        kelurahan_code: Annotated[str, Path(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")],
+
+    @router.get("/inbox", summary="Kotak masuk (an inbox)", tags=["kotak masuk (inbox)"])
+    async def read_inbox(
+        recipient: Recipient,
+        unread_only: bool = False,
+        event_type: Annotated[str | None, Query(max_length=200)] = None,
+        before: Annotated[int | None, Query(ge=1)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> InboxView:
-        recipient = kelurahan_inbox(kelurahan_code)
-        items, unread = await handlers.read_inbox(runtime.engine, recipient=recipient, limit=limit)
+        items, unread = await inbox.read(
+            engine,
+            recipient=recipient,
+            limit=limit,
+            before=before,
+            unread_only=unread_only,
+            event_type=event_type,
+        )
         return InboxView(
             recipient=recipient,
             unread=unread,
             items=[InboxItemView.model_validate(i, from_attributes=True) for i in items],
+            next_before=items[-1].id if len(items) == limit else None,
         )
 
+    @router.post("/inbox/read", summary="Tandai dibaca (mark read)", tags=["kotak masuk (inbox)"])
+    async def mark_read(request: MarkRead) -> MarkedRead:
+        marked, unread = await inbox.mark_read(engine, recipient=request.recipient, ids=request.ids)
+        return MarkedRead(marked=marked, unread=unread)
+
+    @router.get(
+        "/inbox/stream",
+        summary="Kotak masuk, langsung (the inbox, live: SSE)",
+        description="Item setelah Last-Event-ID atau `after`, lalu setiap item baru. "
+        "(The items after Last-Event-ID or `after`, then each new one; id = item id.)",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+        tags=["kotak masuk (inbox)"],
+    )
+    async def inbox_stream(
+        recipient: Recipient,
+        after: Annotated[int, Query(ge=0)] = 0,
+        last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+    ) -> StreamingResponse:
+        start = last_event_id if last_event_id is not None else after
+        return StreamingResponse(
+            live.stream(hub, feed, recipient, after=start),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @router.post(
+        "/subscriptions",
+        status_code=201,
+        summary="Berlangganan (subscribe)",
+        tags=["langganan (subscriptions)"],
+    )
+    async def subscribe(request: SubscriptionRequest) -> CreatedSubscription:
+        with answers():
+            row = await subscriptions.create(
+                engine, subscriptions.NewSubscription(**request.model_dump())
+            )
+        return CreatedSubscription(**row)
+
+    @router.get(
+        "/subscriptions",
+        summary="Daftar langganan (subscriptions)",
+        tags=["langganan (subscriptions)"],
+    )
+    async def list_subscriptions(
+        owner: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> list[SubscriptionView]:
+        return [_view(row) for row in await subscriptions.listed(engine, owner=owner)]
+
+    @router.get(
+        "/subscriptions/{subscription_id}",
+        summary="Satu langganan (one subscription)",
+        tags=["langganan (subscriptions)"],
+    )
+    async def get_subscription(
+        subscription_id: Annotated[str, Path(max_length=36)],
+    ) -> SubscriptionView:
+        with answers():
+            return _view(await subscriptions.get(engine, subscription_id))
+
+    @router.delete(
+        "/subscriptions/{subscription_id}",
+        status_code=204,
+        summary="Berhenti berlangganan (unsubscribe)",
+        tags=["langganan (subscriptions)"],
+    )
+    async def unsubscribe(subscription_id: Annotated[str, Path(max_length=36)]) -> Response:
+        with answers():
+            await subscriptions.delete(engine, subscription_id)
+        return Response(status_code=204)
+
     return router
+
+
+def _view(row: dict[str, Any]) -> SubscriptionView:
+    return SubscriptionView(**{k: v for k, v in row.items() if k != "secret"})

@@ -1,62 +1,267 @@
-"""Notifications use cases: filling inboxes from events and reading them."""
+"""The fan-out: each event to the inboxes, subscriptions and agency subjects that hear of it.
+
+One batch, one transaction (with the consumer's processed-event rows): places and referral
+parties are remembered, inbox items written, webhook and e-mail deliveries queued for the
+sender, and each agency's copy put in the outbox for its NATS subject. Nothing here waits on a
+receiver: sending happens later (sending.py), so a slow endpoint never holds up the stream.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sinergi_contracts import (
+    Envelope,
+    Event,
+    HouseholdRegistered,
+    ReferralRequested,
+    subjects,
+)
+from sinergi_contracts.referral import ReferralEvent
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.notifications.domain import inbox_items_for
-from services.notifications.models import inbox_items
-from sinergi.consumer import Delivered
+from services.notifications import sending
+from services.notifications.domain import Party, Place, agency_of, audiences
+from services.notifications.models import (
+    deliveries,
+    inbox_items,
+    places,
+    referral_parties,
+    subscriptions,
+    tables,
+)
+from services.notifications.render import Language, render
+from sinergi import live
+from sinergi.consumer import Delivered, after_commit
+from sinergi.db import chunks, insert_many
+from sinergi.outbox import Transaction
+
+INBOX_HUB = "inbox"
 
 
-async def fill_inboxes(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
-    rows = [vars(item) for d in batch for item in inbox_items_for(d.envelope)]
-    if rows:
-        await conn.execute(insert(inbox_items), rows)
+@dataclass
+class _Batch:
+    """What one batch writes, collected before the inserts."""
+
+    now: datetime
+    inbox: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_inbox(self, recipient: str, envelope: Envelope, title: str, body: str) -> None:
+        key = (recipient, envelope.id)
+        self.inbox.setdefault(
+            key,
+            {
+                "recipient": recipient,
+                "event_id": envelope.id,
+                "event_type": envelope.attributes.type,
+                "household_id": str(envelope.event.household_id),
+                "title": title,
+                "body": body,
+                "created_at": envelope.attributes.time,
+                "read_at": None,
+            },
+        )
+
+
+async def fan_out(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
+    events = [d.envelope for d in batch]
+    await _remember(conn, [e.event for e in events])
+    known_places = await _places(conn, {str(e.event.household_id) for e in events})
+    parties = await _parties(
+        conn, {str(e.event.referral_id) for e in events if isinstance(e.event, ReferralEvent)}
+    )
+    routed = [
+        (
+            envelope,
+            audiences(
+                envelope.event,
+                known_places.get(str(envelope.event.household_id)),
+                _party_of(envelope.event, parties),
+            ),
+        )
+        for envelope in events
+    ]
+    wanted = await _subscriptions(conn, {a for _, found in routed for a in found})
+    out = _Batch(now=datetime.now(UTC))
+    tx = Transaction(conn, tables.outbox)
+    for envelope, found in routed:
+        event = envelope.event
+        place = known_places.get(str(event.household_id))
+        party = _party_of(event, parties)
+        notices = _Notices(event, place, party)
+        for audience in found:
+            notice = notices.get("id")
+            out.to_inbox(audience, envelope, notice.title, notice.body)
+            if (agency := agency_of(audience)) is not None:
+                tx.forward(
+                    envelope,
+                    subject=subjects.agency_subject(agency, event.service, event.name),
+                    message_id=f"{agency}:{envelope.id}",
+                )
+            for sub in wanted.get(audience, ()):
+                if sub.hears(envelope.attributes.type):
+                    _deliver(out, sub, envelope, notices.get(sub.language))
+    await insert_many(conn, inbox_items, list(out.inbox.values()))
+    await insert_many(conn, deliveries, out.deliveries)
+    await tx.flush()
+    engine = conn.engine
+    recipients = {recipient for recipient, _ in out.inbox}
+    after_commit(lambda: live.announce(engine, INBOX_HUB, recipients))
+    if out.deliveries:
+        after_commit(lambda: sending.wake(engine))
+
+
+class _Notices:
+    """An event's rendered notice per language, rendered once."""
+
+    def __init__(self, event: Event, place: Place | None, party: Party | None) -> None:
+        self._args = (event, place, party)
+        self._done: dict[str, Any] = {}
+
+    def get(self, language: Language) -> Any:
+        if language not in self._done:
+            event, place, party = self._args
+            self._done[language] = render(event, place=place, party=party, language=language)
+        return self._done[language]
 
 
 @dataclass(frozen=True)
-class StoredItem:
-    id: int
-    event_id: str
-    event_type: str
-    household_id: str
-    title: str
-    body: str
-    created_at: datetime
-    read_at: datetime | None
+class _Subscription:
+    id: str
+    owner: str
+    channel: str
+    audience: str
+    event_types: tuple[str, ...]
+    target: str | None
+    language: Language
+
+    def hears(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
 
 
-async def read_inbox(
-    engine: AsyncEngine, *, recipient: str, limit: int
-) -> tuple[list[StoredItem], int]:
-    """Newest first, with the number of unread items."""
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(
-                    inbox_items.c.id,
-                    inbox_items.c.event_id,
-                    inbox_items.c.event_type,
-                    inbox_items.c.household_id,
-                    inbox_items.c.title,
-                    inbox_items.c.body,
-                    inbox_items.c.created_at,
-                    inbox_items.c.read_at,
-                )
-                .where(inbox_items.c.recipient == recipient)
-                .order_by(inbox_items.c.id.desc())
-                .limit(limit)
+def _deliver(out: _Batch, sub: _Subscription, envelope: Envelope, notice: Any) -> None:
+    if sub.channel == "inbox":
+        out.to_inbox(sub.owner, envelope, notice.title, notice.body)
+        return
+    row = {
+        "subscription_id": sub.id,
+        "event_id": envelope.id,
+        "event_type": envelope.attributes.type,
+        "household_id": str(envelope.event.household_id),
+        "channel": sub.channel,
+        "owner": sub.owner,
+        "target": sub.target or "",
+        "state": "pending",
+        "attempts": 0,
+        "created_at": out.now,
+        "next_attempt_at": out.now,
+        "lease_until": None,
+        "delivered_at": None,
+        "last_error": None,
+    }
+    if sub.channel == "webhook":
+        row |= {"subject": None, "payload": webhook_body(envelope, notice)}
+    else:
+        row |= {"subject": notice.email_subject, "payload": notice.email_body}
+    out.deliveries.append(row)
+
+
+def webhook_body(envelope: Envelope, notice: Any) -> str:
+    """The Standard Webhooks payload: type, timestamp, data (the event), and the notice."""
+    return json.dumps(
+        {
+            "type": envelope.attributes.type,
+            "timestamp": envelope.attributes.time.isoformat().replace("+00:00", "Z"),
+            "data": json.loads(envelope.data()),
+            "notice": {"title": notice.title, "body": notice.body},
+        },
+        ensure_ascii=False,
+    )
+
+
+def _party_of(event: Event, parties: dict[str, Party]) -> Party | None:
+    return parties.get(str(event.referral_id)) if isinstance(event, ReferralEvent) else None
+
+
+async def _remember(conn: AsyncConnection, events: Iterable[Event]) -> None:
+    """Places from registrations and parties from requests, once each (a redelivered batch
+    may bring them again)."""
+    new_places = {
+        str(e.household_id): {
+            "household_id": str(e.household_id),
+            "kelurahan_code": e.kelurahan_code,
+            "rw": e.rw,
+            "rt": e.rt,
+        }
+        for e in events
+        if isinstance(e, HouseholdRegistered)
+    }
+    new_parties = {
+        str(e.referral_id): {
+            "referral_id": str(e.referral_id),
+            "household_id": str(e.household_id),
+            "agency": e.agency,
+            "referrer": e.actor,
+            "kelurahan_code": e.kelurahan_code,
+            "programme": e.programme,
+        }
+        for e in events
+        if isinstance(e, ReferralRequested)
+    }
+    for table, key, rows in (
+        (places, places.c.household_id, new_places),
+        (referral_parties, referral_parties.c.referral_id, new_parties),
+    ):
+        for chunk in chunks(list(rows)):
+            held = set(await conn.scalars(select(key).where(key.in_(chunk))))
+            await insert_many(conn, table, [rows[k] for k in chunk if k not in held])
+
+
+async def _places(conn: AsyncConnection, household_ids: set[str]) -> dict[str, Place]:
+    found: dict[str, Place] = {}
+    for chunk in chunks(sorted(household_ids)):
+        rows = await conn.execute(select(places).where(places.c.household_id.in_(chunk)))
+        for row in rows:
+            found[row.household_id] = Place(row.kelurahan_code, row.rw, row.rt)
+    return found
+
+
+async def _parties(conn: AsyncConnection, referral_ids: set[str]) -> dict[str, Party]:
+    found: dict[str, Party] = {}
+    t = referral_parties
+    for chunk in chunks(sorted(referral_ids)):
+        for row in await conn.execute(select(t).where(t.c.referral_id.in_(chunk))):
+            found[row.referral_id] = Party(
+                row.agency, row.referrer, row.kelurahan_code, row.programme
             )
-        ).all()
-        unread = await conn.scalar(
-            select(func.count())
-            .select_from(inbox_items)
-            .where(inbox_items.c.recipient == recipient, inbox_items.c.read_at.is_(None))
-        )
-    return [StoredItem(**row._asdict()) for row in rows], int(unread or 0)
+    return found
+
+
+async def _subscriptions(
+    conn: AsyncConnection, audiences_found: set[str]
+) -> dict[str, list[_Subscription]]:
+    """Subscriptions of these audiences, by audience. A disabled endpoint's deliveries are
+    queued too: they wait, and leave when it is enabled again."""
+    found: dict[str, list[_Subscription]] = {}
+    t = subscriptions
+    for chunk in chunks(sorted(audiences_found)):
+        rows = await conn.execute(select(t).where(t.c.audience.in_(chunk), t.c.state != "deleted"))
+        for row in rows:
+            found.setdefault(row.audience, []).append(
+                _Subscription(
+                    id=row.id,
+                    owner=row.owner,
+                    channel=row.channel,
+                    audience=row.audience,
+                    event_types=tuple(row.event_types or ()),
+                    target=row.target,
+                    language=row.language,
+                )
+            )
+    return found

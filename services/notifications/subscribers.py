@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from sinergi_contracts import HouseholdRegistered, subjects
+from sinergi_contracts import EVENT_TYPES, subjects
 
-from services.notifications.handlers import fill_inboxes
+from services.notifications.handlers import fan_out
 from sinergi.consumer import Subscription
 
 SUBSCRIPTIONS = (
     Subscription(
         durable=subjects.INBOX_DURABLE,
-        filter_subject=subjects.event_filter(HouseholdRegistered.service, HouseholdRegistered.name),
-        apply=fill_inboxes,
-        consumes=(HouseholdRegistered,),
-        title="notifications/inbox",
+        filter_subject=f"{subjects.PREFIX}.hh.>",
+        apply=fan_out,
+        consumes=tuple(EVENT_TYPES.values()),
+        title="notifications/fan-out",
         description=(
-            "Kotak masuk kelurahan: rumah tangga baru yang menunggu verifikasi. "
-            "(Kelurahan inbox: new households awaiting verification.)"
+            "Setiap event ke kotak masuk, langganan (webhook, e-mail) dan subjek NATS dinas "
+            "yang berhak mendengarnya. (Each event to the inboxes, subscriptions and agency "
+            "subjects that hear of it.)"
         ),
     ),
 )

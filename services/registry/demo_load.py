@@ -20,11 +20,12 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.registry import demo, domain, handlers, store
+from services.registry import demo, domain, handlers
 from services.registry.assessing import assess_in
 from services.registry.demo import DemoData, DemoHousehold
 from services.registry.imports import ImportSummary, import_file
 from services.registry.models import assessments, households, measurements, members
+from sinergi.db import chunks
 from sinergi.outbox import Transaction, UnitOfWork
 
 BATCH = 250  # households per transaction
@@ -54,12 +55,12 @@ async def _registry_ids(
     measured: set[str] = set()
     member_ids: dict[tuple[str, str, date], str] = {}
     async with engine.connect() as conn:
-        for chunk in store.chunks([h.no_kk for h in data.households]):
+        for chunk in chunks([h.no_kk for h in data.households]):
             rows = await conn.execute(
                 select(households.c.no_kk, households.c.id).where(households.c.no_kk.in_(chunk))
             )
             by_kk.update({no_kk: household_id for no_kk, household_id in rows})
-        for chunk in store.chunks(list(by_kk.values())):
+        for chunk in chunks(list(by_kk.values())):
             assessed.update(
                 h
                 for (h,) in await conn.execute(
@@ -92,7 +93,7 @@ async def load(uow: UnitOfWork, engine: AsyncEngine, data: DemoData) -> DemoRepo
         imported = await import_file(uow, engine, path, filename=path.name)
     report = DemoReport(households=len(data.households), imported=imported)
     by_kk, assessed, measured, member_ids = await _registry_ids(engine, data)
-    for chunk in store.chunks(data.households, BATCH):
+    for chunk in chunks(data.households, BATCH):
         async with uow.begin() as tx:
             for household in chunk:
                 household_id = by_kk.get(household.no_kk)

@@ -41,7 +41,7 @@ from services.registry.models import (
     members,
 )
 from services.registry.publishing import publish
-from sinergi.db import insert_many
+from sinergi.db import chunks, insert_many
 from sinergi.outbox import Transaction, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ async def _queued(engine: AsyncEngine, limit: int) -> dict[str, list[_Seen]]:
         ]
         found: dict[str, list[_Seen]] = defaultdict(list)
         present = set()
-        for chunk in store.chunks(ids):
+        for chunk in chunks(ids):
             rows = await conn.execute(
                 select(*_PERSON_COLUMNS)
                 .join(households, households.c.id == members.c.household_id)
@@ -161,7 +161,7 @@ async def _queued(engine: AsyncEngine, limit: int) -> dict[str, list[_Seen]]:
                 found[row.kelurahan_code].append(_seen(row))
                 present.add(row.id)
         gone = [m for m in ids if m not in present]
-        for chunk in store.chunks(gone):
+        for chunk in chunks(gone):
             await conn.execute(
                 delete(duplicate_checks).where(duplicate_checks.c.member_id.in_(chunk))
             )
@@ -181,7 +181,7 @@ async def _neighbourhood(
                 .where(households.c.kelurahan_code == kelurahan_code)
             )
         )
-        for chunk in store.chunks(days):
+        for chunk in chunks(days):
             rows += await conn.execute(
                 select(*_PERSON_COLUMNS)
                 .join(households, households.c.id == members.c.household_id)
@@ -214,7 +214,7 @@ async def scan_kelurahan(
         for candidate in wanted:
             created += await _record(tx, candidate, seen[candidate.left], seen[candidate.right])
         ids = [s.person.member_id for s in queued]
-        for chunk in store.chunks(ids):
+        for chunk in chunks(ids):
             await tx.conn.execute(
                 delete(duplicate_checks).where(duplicate_checks.c.member_id.in_(chunk))
             )

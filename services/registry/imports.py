@@ -48,7 +48,7 @@ from services.registry.models import (
     nik_conflicts,
 )
 from services.registry.publishing import publish
-from sinergi.db import insert_many
+from sinergi.db import chunks, insert_many
 from sinergi.outbox import UnitOfWork
 
 RETRIES = 3  # a batch raced by another writer (same No. KK, same household) is planned again
@@ -105,11 +105,11 @@ class ImportSummary:
 
 async def _known(conn: AsyncConnection, batch: Batch) -> Known:
     known = Known()
-    for chunk in store.chunks(list(batch.groups)):
+    for chunk in chunks(list(batch.groups)):
         for row in await conn.execute(select(households).where(households.c.no_kk.in_(chunk))):
             known.households[row.no_kk] = Household(**(row._asdict() | {"id": UUID(row.id)}))
     by_id = {str(h.id): h.id for h in known.households.values()}
-    for chunk in store.chunks(list(by_id)):
+    for chunk in chunks(list(by_id)):
         found = await conn.execute(
             select(
                 members.c.household_id, members.c.nik, members.c.name, members.c.birth_date
@@ -119,7 +119,7 @@ async def _known(conn: AsyncConnection, batch: Batch) -> Known:
             keys = known.member_keys.setdefault(by_id[household_id], set())
             keys.update(keys_of(nik, name, birth_date))
     niks = sorted({r.member.nik for rows in batch.groups.values() for r in rows if r.member.nik})
-    for chunk in store.chunks(niks):
+    for chunk in chunks(niks):
         held = await conn.scalars(select(members.c.nik).where(members.c.nik.in_(chunk)))
         known.niks.update(held)
     return known

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, insert, or_, select, update
@@ -12,15 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.registry.domain import Conflict, Household, Member, NotFound
 from services.registry.models import households, measurements, members, nik_conflicts
-
-T = TypeVar("T")
-IN_CHUNK = 2000  # values per IN (...) list, far below SQLite's 32,766 variables
-
-
-def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
-    """`values` in slices of `size`: for IN lists, and for batches of work."""
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _household(row: Any) -> Household:

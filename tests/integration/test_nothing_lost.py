@@ -71,7 +71,7 @@ async def test_events_written_while_nats_is_down_reach_every_consumer_exactly_on
         notifications = system.runtime("notifications")
         await eventually(lambda: count(referrals, timeline_entries), lambda n: n >= total)
         await eventually(
-            lambda: system.notifications.get(f"/inbox/kelurahan/{LOK_TUAN}"),
+            lambda: system.notifications.get(f"/inbox?recipient=kelurahan:{LOK_TUAN}"),
             lambda r: r.json()["unread"] >= total,
             within=30,
         )
@@ -81,7 +81,7 @@ async def test_events_written_while_nats_is_down_reach_every_consumer_exactly_on
         assert await count(referrals, timeline_entries) == total
         processed = referrals_tables.processed_events
         assert await count(referrals, processed, consumer=subjects.TIMELINE_DURABLE) == total
-        inbox = await system.notifications.get(f"/inbox/kelurahan/{LOK_TUAN}")
+        inbox = await system.notifications.get(f"/inbox?recipient=kelurahan:{LOK_TUAN}")
         assert inbox.json()["unread"] == total
         assert (
             await count(

@@ -48,12 +48,12 @@ async def test_a_registered_household_reaches_the_timeline_and_the_kelurahan_inb
         assert entry["data"]["head_name"] == "Siti Aminah"
 
         inbox = await eventually(
-            lambda: system.notifications.get(f"/inbox/kelurahan/{LOK_TUAN}"),
+            lambda: system.notifications.get(f"/inbox?recipient=kelurahan:{LOK_TUAN}"),
             lambda r: r.json()["unread"] == 1,
         )
         item = inbox.json()["items"][0]
         assert item["household_id"] == household_id
-        assert item["title"] == "Rumah tangga baru menunggu verifikasi"
+        assert item["title"] == "Rumah tangga baru terdaftar"
         assert item["event_id"] == entry["event_id"]
 
     # The step is on NATS as a CloudEvent in binary mode, on the household's own subject.
@@ -81,7 +81,7 @@ async def test_a_request_trace_id_appears_on_the_consumer_spans(settings_for: An
         created = await system.registry.post("/households", json=household())
         household_id = created.json()["id"]
         await eventually(
-            lambda: system.notifications.get(f"/inbox/kelurahan/{LOK_TUAN}"),
+            lambda: system.notifications.get(f"/inbox?recipient=kelurahan:{LOK_TUAN}"),
             lambda r: r.json()["unread"] == 1,
         )
         timeline = await eventually(

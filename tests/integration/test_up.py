@@ -99,7 +99,7 @@ def test_sinergi_up_runs_the_slice_stops_cleanly_and_keeps_the_data(tmp_path: Pa
             lambda r: len(r.json()["entries"]) == 1,
         )
         poll(
-            f"{urls['notifications']}/inbox/kelurahan/{LOK_TUAN}",
+            f"{urls['notifications']}/inbox?recipient=kelurahan:{LOK_TUAN}",
             lambda r: r.json()["unread"] == 1,
         )
         assert httpx.get(f"{urls['registry']}/asyncapi", timeout=5).status_code == 200

@@ -8,7 +8,8 @@ from uuid import uuid4
 
 from sinergi_contracts import Envelope, HouseholdRegistered
 
-from services.notifications.domain import inbox_items_for
+from services.notifications.domain import Place, audiences
+from services.notifications.render import render
 from services.referrals.domain import timeline_entry, trace_id_of
 from services.registry.domain import DuplicateKK, register_household
 from sinergi.consumer import Delivered
@@ -52,9 +53,11 @@ def test_a_duplicate_family_card_message_shows_only_the_ends_of_the_number() -> 
 
 
 def test_a_registered_household_goes_to_its_own_kelurahan_inbox_only() -> None:
-    items = inbox_items_for(registered_envelope("64.74.02.1006"))
-    assert [item.recipient for item in items] == ["kelurahan:64.74.02.1006"]
-    assert items[0].body == "RT 007/RW 001 mendaftarkan rumah tangga Rahmat, Jl. Cumi-Cumi."
+    event = registered_envelope("64.74.02.1006").event
+    place = Place("64.74.02.1006", 1, 7)
+    assert audiences(event, place, None) == ["kelurahan:64.74.02.1006"]
+    notice = render(event, place=place, party=None)
+    assert notice.body == "RT 007/RW 001 mendaftarkan rumah tangga Rahmat, Jl. Cumi-Cumi."
 
 
 def test_a_timeline_entry_keeps_the_stream_position_and_the_trace() -> None:

@@ -35,9 +35,13 @@ def test_a_service_publish_permission_covers_only_its_own_events() -> None:
 
 
 def test_an_agency_filter_holds_only_its_deliveries() -> None:
-    assert matches(subjects.agency_filter("dspm"), "sinergi.agency.dspm.hh-1.referral_requested")
+    assert matches(
+        subjects.agency_filter("dspm"),
+        subjects.agency_subject("dspm", "referrals", "referral_requested"),
+    )
     assert not matches(
-        subjects.agency_filter("dspm"), "sinergi.agency.baznas.hh-1.referral_requested"
+        subjects.agency_filter("dspm"),
+        subjects.agency_subject("baznas", "referrals", "referral_requested"),
     )
 
 

@@ -1,0 +1,178 @@
+"""Notifications: every agency hears what concerns it (inboxes, live stream, subscriptions,
+per-agency NATS subjects followed by the example client in contracts/)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sinergi_contracts import ReferralOverdue, ReferralRequested, ReferralStatusChanged
+
+from sinergi.natsserver import NatsServer
+from tests.integration.test_referrals import (
+    BAZNAS,
+    fast_directory,
+    known_household,
+    refer,
+    step,
+)
+from tests.integration.test_slice import LOK_TUAN
+from tests.sse import open_stream
+from tests.system import System, eventually, start_system
+
+pytestmark = pytest.mark.integration
+
+CLIENT = Path(__file__).parents[2] / "contracts" / "examples" / "agency_client.py"
+
+
+async def inbox(system: System, recipient: str, **params: Any) -> dict[str, Any]:
+    response = await system.notifications.get("/inbox", params={"recipient": recipient, **params})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_an_agency_hears_its_referral_and_the_referrer_hears_the_outcome(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for) as system:
+        household_id = await known_household(system)
+        referral = await refer(system, household_id, "baznas-zakat-produktif")
+        agency_inbox = await eventually(
+            lambda: inbox(system, "agency:baznas"), lambda body: body["unread"] == 1
+        )
+        item = agency_inbox["items"][0]
+        assert item["event_type"] == ReferralRequested.ce_type()
+        assert item["title"] == "Rujukan baru: baznas-zakat-produktif"
+        assert (await inbox(system, "agency:dspm"))["items"] == []
+
+        received = await step(system.referrals, referral["id"], "receive", BAZNAS, version=1)
+        assert received.status_code == 200, received.text
+        referrer = await eventually(
+            lambda: inbox(
+                system, f"kelurahan:{LOK_TUAN}", event_type=ReferralStatusChanged.ce_type()
+            ),
+            lambda body: len(body["items"]) == 1,
+        )
+        assert referrer["items"][0]["title"] == "Rujukan baznas-zakat-produktif: diterima masuk"
+
+        marked = await system.notifications.post(
+            "/inbox/read", json={"recipient": "agency:baznas", "ids": [item["id"]]}
+        )
+        assert marked.json()["marked"] == 1
+        after = await eventually(
+            lambda: inbox(system, "agency:baznas"), lambda body: len(body["items"]) == 2
+        )
+        assert after["unread"] == 1  # the status change is new; the request was read
+        unread = await inbox(system, "agency:baznas", unread_only="true")
+        assert [i["event_type"] for i in unread["items"]] == [ReferralStatusChanged.ce_type()]
+
+
+async def test_the_example_agency_client_receives_its_referrals_and_nothing_else(
+    settings_for: Any, nats_server: NatsServer
+) -> None:
+    async with start_system(settings_for) as system:
+        household_id = await known_household(system)
+        for_baznas = await refer(system, household_id, "baznas-zakat-produktif")
+        await refer(system, household_id, "dspm-bansos")
+        await step(system.referrals, for_baznas["id"], "receive", BAZNAS, version=1)
+        client = await asyncio.create_subprocess_exec(
+            sys.executable, str(CLIENT), "--nats", nats_server.url, "--agency", "baznas",
+            "--count", "2", "--idle", "20",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(client.communicate(), timeout=60)
+        assert client.returncode == 0, err.decode()
+        lines = [json.loads(line) for line in out.decode().splitlines()]
+        assert [line["type"] for line in lines] == [
+            ReferralRequested.ce_type(),
+            ReferralStatusChanged.ce_type(),
+        ]
+        assert {line["data"]["agency"] for line in lines} == {"baznas"}
+        assert lines[0]["data"]["referral_id"] == for_baznas["id"]
+        # Acknowledged: the durable has nothing more for baznas.
+        again = await asyncio.create_subprocess_exec(
+            sys.executable, str(CLIENT), "--nats", nats_server.url, "--agency", "baznas",
+            "--idle", "2",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(again.communicate(), timeout=60)
+        assert out.decode() == ""
+
+
+async def test_a_user_subscribes_to_a_kelurahan_and_reads_it_live(settings_for: Any) -> None:
+    async with start_system(settings_for) as system:
+        created = await system.notifications.post(
+            "/subscriptions",
+            json={
+                "owner": "user:siti",
+                "channel": "inbox",
+                "audience": f"kelurahan:{LOK_TUAN}",
+                "event_types": [ReferralStatusChanged.ce_type()],
+            },
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["secret"] is None
+        listed = await system.notifications.get("/subscriptions", params={"owner": "user:siti"})
+        assert [s["id"] for s in listed.json()] == [created.json()["id"]]
+
+        stream = await open_stream(
+            system.apps["notifications"], "/inbox/stream?recipient=user:siti"
+        )
+        assert stream.status == 200
+        household_id = await known_household(system)
+        referral = await refer(system, household_id, "baznas-zakat-produktif")
+        await step(system.referrals, referral["id"], "receive", BAZNAS, version=1)
+        [pushed] = await stream.reader.take(1, within=20)
+        assert pushed.event == ReferralStatusChanged.ce_type()
+        assert json.loads(pushed.data)["title"].startswith("Rujukan baznas-zakat-produktif")
+        await stream.close()
+        # Only the type asked for: the request itself went to the kelurahan, not to siti.
+        siti = await inbox(system, "user:siti")
+        assert [i["event_type"] for i in siti["items"]] == [ReferralStatusChanged.ce_type()]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    [
+        ({"audience": "semua"}, "audience", "audience_format"),
+        ({"event_types": ["id.sinergi.tidak.ada.v1"]}, "event_types", "unknown_event_type"),
+        ({"channel": "webhook"}, "target", "webhook_url"),
+        ({"channel": "email", "target": "bukan-alamat"}, "target", "email_address"),
+        ({"owner": "siapa saja"}, "owner", "owner_format"),
+        ({"state": "active"}, "state", "extra_forbidden"),
+    ],
+)
+async def test_a_bad_subscription_is_refused_naming_the_field_and_rule(
+    settings_for: Any, change: dict[str, Any], field: str, rule: str
+) -> None:
+    async with start_system(settings_for, services=("notifications",)) as system:
+        body = {"owner": "user:siti", "channel": "inbox", "audience": "city"} | change
+        response = await system.notifications.post("/subscriptions", json=body)
+        assert response.status_code == 422, response.text
+        [error] = response.json()["errors"]
+        assert (error["field"], error["rule"]) == (field, rule)
+        assert error["pesan"] and error["message"]
+
+
+async def test_the_agency_kelurahan_and_coordinators_hear_of_an_overdue_referral(
+    settings_for: Any, tmp_path: Path
+) -> None:
+    fast = {"directory_file": fast_directory(tmp_path), "sla_check_seconds": 0.1}
+    async with start_system(settings_for, **fast) as system:
+        household_id = await known_household(system)
+        await refer(system, household_id, "baznas-zakat-produktif")
+        for recipient in ("city", f"kelurahan:{LOK_TUAN}", "agency:baznas"):
+            found = await eventually(
+                lambda recipient=recipient: inbox(
+                    system, recipient, event_type=ReferralOverdue.ce_type()
+                ),
+                lambda body: len(body["items"]) >= 1,
+            )
+            title = found["items"][-1]["title"]
+            assert title == "Rujukan terlambat (tingkat 1): baznas-zakat-produktif", recipient
