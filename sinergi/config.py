@@ -75,6 +75,9 @@ class Settings(BaseSettings):
         ge=1,
         description="Notifications: consecutive dead deliveries that disable an endpoint",
     )
+    digest_hour: int = Field(
+        default=7, ge=0, le=23, description="Notifications: the daily digest's hour (WITA)"
+    )
     smtp_host: str | None = Field(
         default=None, description="Notifications: SMTP server for e-mail (none: e-mail waits)"
     )

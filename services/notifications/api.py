@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.notifications import inbox, subscriptions
+from services.notifications import digest, inbox, subscriptions
 from services.notifications.handlers import INBOX_HUB
 from services.notifications.inbox import StoredItem
 from sinergi import live
@@ -115,6 +115,11 @@ class CreatedSubscription(SubscriptionView):
         description="Rahasia penandatanganan webhook, hanya ditampilkan sekali "
         "(the webhook signing secret, shown this once)"
     )
+
+
+class DigestSent(BaseModel):
+    day: date
+    written: int = Field(description="Ringkasan baru (new digests); 0 bila sudah dikirim")
 
 
 def _item_json(item: StoredItem) -> str:
@@ -229,6 +234,17 @@ def routes(runtime: Runtime) -> APIRouter:
         with answers():
             await subscriptions.delete(engine, subscription_id)
         return Response(status_code=204)
+
+    @router.post(
+        "/digests/{day}",
+        summary="Kirim ringkasan harian sekarang (send a day's digest now)",
+        description="Ringkasan hari itu untuk setiap kelurahan dan dinas; tiap hari sekali saja. "
+        "(That day's digest for every kelurahan and agency; once per day, a repeat adds nothing.)",
+        tags=["kotak masuk (inbox)"],
+    )
+    async def send_digest(day: date) -> DigestSent:
+        written = await digest.send_digests(engine, day, datetime.now(UTC))
+        return DigestSent(day=day, written=written)
 
     return router
 

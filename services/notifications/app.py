@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from opentelemetry.trace import TracerProvider
 
-from services.notifications import agencies, api, subscribers
+from services.notifications import agencies, api, digest, subscribers
 from services.notifications.models import metadata, tables
 from sinergi.config import Settings
 from sinergi.service import ServiceDefinition, create_service_app
@@ -21,7 +21,7 @@ DEFINITION = ServiceDefinition(
     tables=tables,
     routes=api.routes,
     subscriptions=subscribers.SUBSCRIPTIONS,
-    workers=(agencies.provision_agency_consumers,),
+    workers=(agencies.provision_agency_consumers, digest.watch),
 )
 
 

@@ -18,11 +18,13 @@ from sinergi_contracts import (
     Envelope,
     Event,
     HouseholdRegistered,
+    ReferralOverdue,
     ReferralRequested,
+    ReferralStatusChanged,
     subjects,
 )
 from sinergi_contracts.referral import ReferralEvent
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifications import sending
@@ -210,6 +212,9 @@ async def _remember(conn: AsyncConnection, events: Iterable[Event]) -> None:
             "referrer": e.actor,
             "kelurahan_code": e.kelurahan_code,
             "programme": e.programme,
+            "status": "requested",
+            "overdue_level": None,
+            "due_at": e.due_at,
         }
         for e in events
         if isinstance(e, ReferralRequested)
@@ -221,6 +226,22 @@ async def _remember(conn: AsyncConnection, events: Iterable[Event]) -> None:
         for chunk in chunks(list(rows)):
             held = set(await conn.scalars(select(key).where(key.in_(chunk))))
             await insert_many(conn, table, [rows[k] for k in chunk if k not in held])
+    await _follow_referrals(conn, events)
+
+
+async def _follow_referrals(conn: AsyncConnection, events: Iterable[Event]) -> None:
+    """Each referral's state and escalation level, in stream order (for the digest)."""
+    t = referral_parties.c
+    for e in events:
+        if isinstance(e, ReferralStatusChanged):
+            values: dict[str, Any] = {"status": e.status, "due_at": e.due_at, "overdue_level": None}
+        elif isinstance(e, ReferralOverdue):
+            values = {"overdue_level": e.level}
+        else:
+            continue
+        await conn.execute(
+            update(referral_parties).where(t.referral_id == str(e.referral_id)).values(**values)
+        )
 
 
 async def _places(conn: AsyncConnection, household_ids: set[str]) -> dict[str, Place]:

@@ -54,7 +54,7 @@ places = Table(
 )
 
 # Who is party to each referral, from its request: a status change names only the receiving
-# agency, and the referrer must hear the outcome (closed loop).
+# agency, and the referrer must hear the outcome (closed loop). Its state follows the events.
 referral_parties = Table(
     "referral_parties",
     metadata,
@@ -64,7 +64,12 @@ referral_parties = Table(
     Column("referrer", String(100), nullable=False),
     Column("kelurahan_code", String(13), nullable=False),
     Column("programme", String(80), nullable=False),
+    # Where it stands, for the daily digest's "what is overdue".
+    Column("status", String(20), nullable=False),
+    Column("overdue_level", Integer, nullable=True),
+    Column("due_at", DateTime(timezone=True), nullable=True),
 )
+Index("ix_referral_parties_overdue", referral_parties.c.overdue_level)
 
 # What someone asked to hear and how: the events routed to `audience` (agency:dspm,
 # kelurahan:64.74.01.1001, rt:64.74.01.1001:3:7, city), of `event_types` (empty: all), through

@@ -19,6 +19,7 @@ from sinergi_contracts import EVENT_TYPES
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.notifications.digest import DIGEST_TYPE
 from services.notifications.models import subscriptions
 from sinergi.errors import FieldRejected, NotFound
 
@@ -66,7 +67,7 @@ def check(new: NewSubscription) -> None:
             message="audience must be city, agency:<code>, kelurahan:<code>, "
             "rt:<kelurahan>:<rw>:<rt> or coordinator:<name>",
         )
-    unknown = sorted(set(new.event_types) - set(EVENT_TYPES))
+    unknown = sorted(set(new.event_types) - set(EVENT_TYPES) - {DIGEST_TYPE})
     if unknown:
         raise FieldRejected(
             field="event_types",

@@ -7,12 +7,17 @@ import asyncio
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sinergi_contracts import ReferralOverdue, ReferralRequested, ReferralStatusChanged
+from sqlalchemy import select
 
+from services.notifications.digest import DIGEST_TYPE
+from services.notifications.models import deliveries
+from services.notifications.render import WITA
 from sinergi.natsserver import NatsServer
 from tests.integration.test_referrals import (
     BAZNAS,
@@ -176,3 +181,49 @@ async def test_the_agency_kelurahan_and_coordinators_hear_of_an_overdue_referral
             )
             title = found["items"][-1]["title"]
             assert title == "Rujukan terlambat (tingkat 1): baznas-zakat-produktif", recipient
+
+
+async def test_the_daily_digest_tells_each_kelurahan_and_agency_what_is_new_and_overdue_once(
+    settings_for: Any, tmp_path: Path
+) -> None:
+    fast = {"directory_file": fast_directory(tmp_path), "sla_check_seconds": 0.1}
+    async with start_system(settings_for, **fast) as system:
+        mail = await system.notifications.post(
+            "/subscriptions",
+            json={
+                "owner": f"kelurahan:{LOK_TUAN}",
+                "channel": "email",
+                "audience": f"kelurahan:{LOK_TUAN}",
+                "event_types": [DIGEST_TYPE],
+                "target": "lurah.loktuan@example.go.id",
+            },
+        )
+        assert mail.status_code == 201, mail.text
+        household_id = await known_household(system)
+        await refer(system, household_id, "baznas-zakat-produktif")
+        await eventually(
+            lambda: inbox(system, "agency:baznas", event_type=ReferralOverdue.ce_type()),
+            lambda body: len(body["items"]) >= 1,
+        )
+        today = datetime.now(UTC).astimezone(WITA).date().isoformat()
+        sent = await system.notifications.post(f"/digests/{today}")
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["written"] >= 2
+        for recipient in ("agency:baznas", f"kelurahan:{LOK_TUAN}"):
+            [digest] = (await inbox(system, recipient, event_type=DIGEST_TYPE))["items"]
+            assert digest["title"].startswith("Ringkasan harian")
+            assert "1 terlambat" in digest["title"], digest
+            assert "baznas-zakat-produktif: tingkat eskalasi" in digest["body"]
+        again = await system.notifications.post(f"/digests/{today}")
+        assert again.json()["written"] == 0
+        engine = system.runtime("notifications").engine
+        async with engine.connect() as conn:
+            mails = (
+                await conn.execute(
+                    select(deliveries.c.target, deliveries.c.subject).where(
+                        deliveries.c.event_type == DIGEST_TYPE
+                    )
+                )
+            ).all()
+        assert [m.target for m in mails] == ["lurah.loktuan@example.go.id"]
+        assert mails[0].subject.startswith("[Sinergi] Ringkasan harian")

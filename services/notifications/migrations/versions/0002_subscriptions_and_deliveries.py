@@ -1,8 +1,8 @@
-"""subscriptions, deliveries, places and referral parties
+"""subscriptions and deliveries
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-29 05:58:30.602675
+Create Date: 2026-11-29 06:06:59.882840
 
 """
 from typing import Sequence, Union
@@ -75,8 +75,14 @@ def upgrade() -> None:
     sa.Column('referrer', sa.String(length=100), nullable=False),
     sa.Column('kelurahan_code', sa.String(length=13), nullable=False),
     sa.Column('programme', sa.String(length=80), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('overdue_level', sa.Integer(), nullable=True),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('referral_id')
     )
+    with op.batch_alter_table('referral_parties', schema=None) as batch_op:
+        batch_op.create_index('ix_referral_parties_overdue', ['overdue_level'], unique=False)
+
     op.create_table('subscriptions',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('owner', sa.String(length=100), nullable=False),
@@ -105,6 +111,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_subscriptions_audience')
 
     op.drop_table('subscriptions')
+    with op.batch_alter_table('referral_parties', schema=None) as batch_op:
+        batch_op.drop_index('ix_referral_parties_overdue')
+
     op.drop_table('referral_parties')
     op.drop_table('places')
     with op.batch_alter_table('delivery_attempts', schema=None) as batch_op:
