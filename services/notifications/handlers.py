@@ -37,7 +37,7 @@ from services.notifications.models import (
     subscriptions,
     tables,
 )
-from services.notifications.render import Language, render
+from services.notifications.render import Language, Notice, render
 from sinergi import live
 from sinergi.consumer import Delivered, after_commit
 from sinergi.db import chunks, insert_many
@@ -108,7 +108,8 @@ async def fan_out(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
                 )
             for sub in wanted.get(audience, ()):
                 if sub.hears(envelope.attributes.type):
-                    _deliver(out, sub, envelope, notices.get(sub.language))
+                    notice = notices.get(sub.language, with_email=sub.channel == "email")
+                    _deliver(out, sub, envelope, notice)
     await insert_many(conn, inbox_items, list(out.inbox.values()))
     await insert_many(conn, deliveries, out.deliveries)
     await tx.flush()
@@ -120,17 +121,20 @@ async def fan_out(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
 
 
 class _Notices:
-    """An event's rendered notice per language, rendered once."""
+    """An event's rendered notice per language (and with e-mail or not), rendered once."""
 
     def __init__(self, event: Event, place: Place | None, party: Party | None) -> None:
         self._args = (event, place, party)
-        self._done: dict[str, Any] = {}
+        self._done: dict[tuple[Language, bool], Notice] = {}
 
-    def get(self, language: Language) -> Any:
-        if language not in self._done:
+    def get(self, language: Language, *, with_email: bool = False) -> Notice:
+        key = (language, with_email)
+        if key not in self._done:
             event, place, party = self._args
-            self._done[language] = render(event, place=place, party=party, language=language)
-        return self._done[language]
+            self._done[key] = render(
+                event, place=place, party=party, language=language, with_email=with_email
+            )
+        return self._done[key]
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,7 @@ class _Subscription:
         return not self.event_types or event_type in self.event_types
 
 
-def _deliver(out: _Batch, sub: _Subscription, envelope: Envelope, notice: Any) -> None:
+def _deliver(out: _Batch, sub: _Subscription, envelope: Envelope, notice: Notice) -> None:
     if sub.channel == "inbox":
         out.to_inbox(sub.owner, envelope, notice.title, notice.body)
         return
@@ -174,7 +178,7 @@ def _deliver(out: _Batch, sub: _Subscription, envelope: Envelope, notice: Any) -
     out.deliveries.append(row)
 
 
-def webhook_body(envelope: Envelope, notice: Any) -> str:
+def webhook_body(envelope: Envelope, notice: Notice) -> str:
     """The Standard Webhooks payload: type, timestamp, data (the event), and the notice."""
     return json.dumps(
         {

@@ -54,8 +54,8 @@ _ROLE: Final[dict[str, tuple[str, str]]] = {
 class Notice:
     title: str
     body: str
-    email_subject: str
-    email_body: str
+    email_subject: str = ""  # rendered only when asked for (`with_email`)
+    email_body: str = ""
 
 
 @cache
@@ -66,6 +66,7 @@ def _environment(language: Language) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,  # a field a template misspells fails its test
         autoescape=False,  # plain text: inbox, SMTP text/plain, JSON strings
         keep_trailing_newline=False,
+        auto_reload=False,  # shipped files: no stat() per render
     )
     env.filters["status"] = lambda value: _STATUS.get(value, (value, value))[index]
     env.filters["peran"] = lambda value: _ROLE.get(value, (value, value))[index]
@@ -85,11 +86,19 @@ def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
 
 
 def render(
-    event: Event, *, place: Place | None, party: Party | None, language: Language = "id"
+    event: Event,
+    *,
+    place: Place | None,
+    party: Party | None,
+    language: Language = "id",
+    with_email: bool = True,
 ) -> Notice:
     template = _template(_environment(language), event.name)
-    text = template.render(event=event, place=place, party=party, SEP=_SEPARATOR)
-    title, body, email_subject, email_body = (part.strip() for part in text.split(_SEPARATOR))
-    return Notice(
-        title=title[:300], body=body, email_subject=email_subject[:300], email_body=email_body
+    text = template.render(
+        event=event, place=place, party=party, SEP=_SEPARATOR, with_email=with_email
     )
+    parts = [part.strip() for part in text.split(_SEPARATOR)]
+    title, body = parts[0][:300], parts[1]
+    if not with_email:
+        return Notice(title, body)
+    return Notice(title, body, email_subject=parts[2][:300], email_body=parts[3])
