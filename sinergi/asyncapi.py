@@ -56,6 +56,18 @@ def _describe_publication(broker: NatsBroker, event: type[Event]) -> None:
     )
 
 
+def _describe_forward(broker: NatsBroker, event: type[Event]) -> None:
+    broker.publisher(
+        subjects.agency_subject("{agency}", event.service, event.name),
+        schema=event,
+        title=f"{event.ce_type()} (agency copy)",
+        description=(
+            f"Salinan untuk satu dinas; durable agency-{{agency}} di {subjects.AGENCY_STREAM}. "
+            f"(A copy for one agency.) {(event.__doc__ or '').strip()}"
+        ),
+    )
+
+
 def asyncapi_document(definition: ServiceDefinition) -> AsyncAPI:
     broker = NatsBroker()
     for subscription in definition.subscriptions:
@@ -63,6 +75,8 @@ def asyncapi_document(definition: ServiceDefinition) -> AsyncAPI:
         add_dead_letter_subscriber(broker, durable=subscription.durable, jetstream=_not_connected)
     for event in definition.publishes:
         _describe_publication(broker, event)
+    for event in definition.forwards_to_agencies:
+        _describe_forward(broker, event)
     return AsyncAPI(
         broker,
         title=f"Sinergi {definition.title}",

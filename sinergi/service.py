@@ -50,6 +50,8 @@ class ServiceDefinition:
     routes: Callable[[Runtime], APIRouter]
     subscriptions: Sequence[Subscription] = ()
     publishes: Sequence[type[Event]] = ()
+    # Events the service copies to each agency's subjects (sinergi.agency.<agency>.…).
+    forwards_to_agencies: Sequence[type[Event]] = ()
     # Background loops of the service (e.g. the registry's duplicate scanner), run while the
     # service runs and cancelled when it stops.
     workers: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from opentelemetry.trace import TracerProvider
 
 from services.notifications import agencies, api, digest, subscribers
+from services.notifications.domain import AGENCY_EVENTS
 from services.notifications.models import metadata, tables
 from sinergi.config import Settings
 from sinergi.service import ServiceDefinition, create_service_app
@@ -22,6 +23,7 @@ DEFINITION = ServiceDefinition(
     routes=api.routes,
     subscriptions=subscribers.SUBSCRIPTIONS,
     workers=(agencies.provision_agency_consumers, digest.watch),
+    forwards_to_agencies=AGENCY_EVENTS,
 )
 
 

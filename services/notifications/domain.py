@@ -31,6 +31,8 @@ from sinergi_contracts import (
 )
 
 CITY: Final = "city"
+# The events an agency hears of, copied to its NATS subjects too.
+AGENCY_EVENTS: Final = (ReferralRequested, ReferralStatusChanged, ReferralOverdue)
 
 
 @dataclass(frozen=True)
