@@ -394,6 +394,16 @@ async def main(events: int, repeat: int, database_url: str) -> dict[str, Any]:
     }
 
 
+def save_result(result: dict[str, Any], kind: str) -> Path:
+    """Write `result` to benchmarks/results/<time>-<kind>-<database>.json (not committed)."""
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"{stamp}-{kind}-{result['machine']['database']}.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(f"\nsaved {path}")
+    return path
+
+
 def report(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [
@@ -427,11 +437,7 @@ def cli() -> None:
     args = parser.parse_args()
     result = asyncio.run(main(args.events, args.repeat, args.database_url))
     print(report(result))
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"{stamp}-{result['machine']['database']}.json"
-    path.write_text(json.dumps(result, indent=2))
-    print(f"\nsaved {path}")
+    save_result(result, "event-log")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import tempfile
 import time
@@ -32,13 +31,13 @@ from sinergi_contracts import Envelope, HouseholdRegistered, ReferralRequested, 
 from sqlalchemy import func, insert, select
 
 from benchmarks.event_log import (
-    RESULTS,
     Bench,
     database_version,
     drop_schemas,
     fresh_stream,
     machine,
     raw_consume_and_insert,
+    save_result,
 )
 from services.notifications.app import DEFINITION
 from services.notifications.models import inbox_items, subscriptions, tables
@@ -220,11 +219,7 @@ def cli() -> None:
     args = parser.parse_args()
     result = asyncio.run(main(args.events, args.subscribers, args.database_url))
     print(report(result))
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"{stamp}-fanout-{result['machine']['database']}.json"
-    path.write_text(json.dumps(result, indent=2))
-    print(f"\nsaved {path}")
+    save_result(result, "fanout")
 
 
 if __name__ == "__main__":

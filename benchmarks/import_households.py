@@ -38,7 +38,14 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from benchmarks.event_log import Bench, database_version, machine, raw_insert, raw_publish
+from benchmarks.event_log import (
+    Bench,
+    database_version,
+    machine,
+    raw_insert,
+    raw_publish,
+    save_result,
+)
 from benchmarks.household_files import write_csv, write_xlsx
 from services.registry import demo
 from services.registry.app import DEFINITION
@@ -351,12 +358,7 @@ def cli() -> None:
     formats, ways = args.formats.split(","), args.ways.split(",")
     result = main(args.households, args.database_url, formats, ways, args.seed)
     print("\n" + report(result))
-    results = Path(__file__).parent / "results"
-    results.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    path = results / f"{stamp}-import-{result['machine']['database']}.json"
-    path.write_text(json.dumps(result, indent=2))
-    print(f"\nsaved {path}")
+    save_result(result, "import")
 
 
 if __name__ == "__main__":
