@@ -10,8 +10,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.notifications import digest, inbox, subscriptions
-from services.notifications.handlers import INBOX_HUB
-from services.notifications.inbox import StoredItem
+from services.notifications.inbox import INBOX_HUB, StoredItem
 from sinergi import live
 from sinergi.errors import answers
 from sinergi.service import Runtime

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from opentelemetry.trace import TracerProvider
 
-from services.notifications import agencies, api, digest, subscribers
+from services.notifications import agencies, api, deliveries_api, digest, sending, subscribers
 from services.notifications.domain import AGENCY_EVENTS
 from services.notifications.models import metadata, tables
 from sinergi.config import Settings
-from sinergi.service import ServiceDefinition, create_service_app
+from sinergi.service import Runtime, ServiceDefinition, create_service_app
+
+
+def routes(runtime: Runtime) -> APIRouter:
+    """The inbox and subscription routes, and the delivery log's."""
+    router = api.routes(runtime)
+    router.include_router(deliveries_api.routes(runtime))
+    return router
+
 
 DEFINITION = ServiceDefinition(
     name="notifications",
@@ -20,9 +28,9 @@ DEFINITION = ServiceDefinition(
     ),
     metadata=metadata,
     tables=tables,
-    routes=api.routes,
+    routes=routes,
     subscriptions=subscribers.SUBSCRIPTIONS,
-    workers=(agencies.provision_agency_consumers, digest.watch),
+    workers=(agencies.provision_agency_consumers, digest.watch, sending.send_deliveries),
     forwards_to_agencies=AGENCY_EVENTS,
 )
 

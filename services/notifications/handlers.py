@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifications import sending
 from services.notifications.domain import Party, Place, agency_of, audiences
+from services.notifications.inbox import INBOX_HUB
 from services.notifications.models import (
     deliveries,
     inbox_items,
@@ -42,8 +43,6 @@ from sinergi import live
 from sinergi.consumer import Delivered, after_commit
 from sinergi.db import chunks, insert_many
 from sinergi.outbox import Transaction
-
-INBOX_HUB = "inbox"
 
 
 @dataclass

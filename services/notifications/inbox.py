@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.notifications.models import inbox_items
 from sinergi.db import chunks
 
+# The live streams' hub of inboxes (sinergi.live): woken by whoever writes an inbox item.
+INBOX_HUB = "inbox"
+
 _ITEM = (
     inbox_items.c.id,
     inbox_items.c.event_id,

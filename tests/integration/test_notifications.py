@@ -27,6 +27,7 @@ from tests.integration.test_referrals import (
     step,
 )
 from tests.integration.test_slice import LOK_TUAN
+from tests.integration.test_webhooks import COORDINATOR, FAST, Behaviour, receiving
 from tests.sse import open_stream
 from tests.system import System, eventually, start_system
 
@@ -227,3 +228,46 @@ async def test_the_daily_digest_tells_each_kelurahan_and_agency_what_is_new_and_
             ).all()
         assert [m.target for m in mails] == ["lurah.loktuan@example.go.id"]
         assert mails[0].subject.startswith("[Sinergi] Ringkasan harian")
+
+
+async def test_an_agency_webhook_receives_its_referral_signed_and_once_with_its_log(
+    settings_for: Any,
+) -> None:
+    async with receiving() as receiver, start_system(settings_for, **FAST) as system:
+        url, _ = receiver.endpoint("baznas", Behaviour(fail_first=1))
+        created = await system.notifications.post(
+            "/subscriptions",
+            json={
+                "owner": "agency:baznas",
+                "channel": "webhook",
+                "audience": "agency:baznas",
+                "target": url,
+            },
+        )
+        assert created.status_code == 201, created.text
+        receiver.secrets["baznas"] = created.json()["secret"]  # the receiver verifies with it
+        household_id = await known_household(system)
+        referral = await refer(system, household_id, "baznas-zakat-produktif")
+        await step(system.referrals, referral["id"], "receive", BAZNAS, version=1)
+        await eventually(
+            lambda: asyncio.sleep(0, len(receiver.accepted_ids("baznas"))),
+            lambda count: count == 2,
+        )
+        assert receiver.bad_signatures == 0
+        # A retried delivery can arrive after a later one: receivers order by the data.
+        by_type = {b["type"]: b for b in receiver.bodies}
+        assert set(by_type) == {ReferralRequested.ce_type(), ReferralStatusChanged.ce_type()}
+        requested = by_type[ReferralRequested.ce_type()]
+        assert requested["data"]["referral_id"] == referral["id"]
+        assert requested["notice"]["title"] == "Rujukan baru: baznas-zakat-produktif"
+        first_id = receiver.accepted_ids("baznas")[receiver.bodies.index(requested)]
+        log = await eventually(  # the sender records the answer just after the receiver
+            lambda: system.notifications.get(
+                "/deliveries", params={"event_id": first_id}, headers=COORDINATOR
+            ),
+            lambda r: r.json()["items"][0]["state"] == "delivered",
+        )
+        [delivery] = log.json()["items"]
+        assert (delivery["state"], delivery["attempts"]) == ("delivered", 2)  # 500, then 204
+        one = await system.notifications.get(f"/deliveries/{delivery['id']}", headers=COORDINATOR)
+        assert [a["outcome"] for a in one.json()["log"]] == ["error", "ok"]
