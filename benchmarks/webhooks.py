@@ -41,7 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from benchmarks.command_latency import percentiles
-from benchmarks.event_log import machine
+from benchmarks.event_log import machine, save_result
 from services.notifications import sending
 from services.notifications.models import deliveries, subscriptions
 from services.notifications.subscriptions import new_secret
@@ -50,7 +50,6 @@ from sinergi.db import create_engine
 from sinergi.migrate import upgrade
 from sinergi.natsserver import free_port, wait_for_port
 
-RESULTS = Path(__file__).parent / "results"
 HEALTHY = 10
 SLOW_SECONDS = 2.0
 # The healthy p99 with the slow endpoint may exceed the one without by this much and still be
@@ -271,9 +270,6 @@ async def main(rate: float, seconds: float, database_url: str | None) -> None:
     moved = beside.get("p99", 0.0) - alone.get("p99", 0.0)
     verdict = "does not move" if moved <= MOVE_TOLERANCE_MS else "MOVED"
     print(f"  healthy p99 with the slow endpoint: {moved:+.1f} ms ({verdict})")
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"{stamp}-webhooks-{m['database']}.json"
     result = {
         "machine": m,
         "rate": rate,
@@ -283,8 +279,7 @@ async def main(rate: float, seconds: float, database_url: str | None) -> None:
         "healthy_beside_slow": beside,
         "p99_moved_ms": moved,
     }
-    path.write_text(json.dumps(result, indent=2))
-    print(f"  saved {path}")
+    save_result(result, "webhooks")
 
 
 def cli() -> None:

@@ -13,6 +13,8 @@ SUBSCRIPTIONS = (
         filter_subject=f"{subjects.PREFIX}.hh.>",
         apply=fan_out,
         consumes=tuple(EVENT_TYPES.values()),
+        # A newer event type than this service knows has no audience here yet: ack it.
+        only_consumed=True,
         title="notifications/fan-out",
         description=(
             "Setiap event ke kotak masuk, langganan (webhook, e-mail) dan subjek NATS dinas "
