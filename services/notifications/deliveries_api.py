@@ -15,8 +15,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.notifications import sending
-from services.notifications.models import deliveries, delivery_attempts, subscriptions
+from services.notifications import sending, subscriptions
+from services.notifications.models import deliveries, delivery_attempts
+from services.notifications.models import subscriptions as subscriptions_table
 from sinergi.actors import current_actor
 from sinergi.errors import Conflict, NotFound, answers
 from sinergi.service import Runtime
@@ -159,17 +160,11 @@ async def detail(engine: AsyncEngine, delivery_id: int, *, actor: str) -> Delive
     return DeliveryDetail(**view.model_dump(), payload=row.payload, log=attempts)
 
 
-async def owned_subscription(engine: AsyncEngine, subscription_id: str, *, actor: str) -> Any:
-    s = subscriptions.c
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(subscriptions).where(s.id == subscription_id, s.state != "deleted")
-            )
-        ).first()
-    if row is None or not (sees_all(actor) or row.owner == actor):
+async def owned_subscription(engine: AsyncEngine, subscription_id: str, *, actor: str) -> None:
+    """404 unless the subscription exists and the actor owns it (or sees all)."""
+    row = await subscriptions.get(engine, subscription_id)
+    if not (sees_all(actor) or row["owner"] == actor):
         raise NotFound(_NO_SUBSCRIPTION)
-    return row
 
 
 # --- changing -----------------------------------------------------------------------------
@@ -207,12 +202,12 @@ async def replay(engine: AsyncEngine, delivery_id: int, *, actor: str) -> Replay
 
 async def enable(engine: AsyncEngine, subscription_id: str, *, actor: str) -> EnabledSubscription:
     """Active again with no failures counted; its waiting deliveries leave at once."""
-    s, d = subscriptions.c, deliveries.c
+    s, d = subscriptions_table.c, deliveries.c
     await owned_subscription(engine, subscription_id, actor=actor)
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         await conn.execute(
-            update(subscriptions)
+            update(subscriptions_table)
             .where(s.id == subscription_id, s.state != "deleted")
             .values(state="active", failures=0, disabled_reason=None)
         )
