@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -12,22 +14,34 @@ import nats
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from sinergi_contracts import HouseholdRegistered, MemberAdded, ReferralRequested, subjects
+from sinergi_contracts import (
+    Envelope,
+    EnvelopeError,
+    HouseholdRegistered,
+    HouseholdReturned,
+    HouseholdSubmitted,
+    HouseholdVerified,
+    MemberAdded,
+    ReferralRequested,
+    subjects,
+)
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.referrals.api import TimelineEntryView, TimelinePage
-from services.referrals.handlers import LIVE_HUB
+from services.referrals.handlers import LIVE_HUB, project_timeline
 from services.referrals.models import tables as referrals_tables
 from services.referrals.models import timeline_entries
 from services.referrals.rebuild import Rebuilt, rebuild_timeline
 from sinergi import live
 from sinergi.catalogue import definition
 from sinergi.config import Settings
+from sinergi.consumer import Delivered
 from sinergi.db import create_engine
 from sinergi.migrate import upgrade
 from sinergi.natsserver import NatsServer, free_port
 from sinergi.service import Runtime, create_service_app
+from sinergi.streams import ensure_streams
 from tests.integration.test_referrals import known_household, refer
 from tests.integration.test_registry import member, registered
 from tests.integration.test_slice import LOK_TUAN
@@ -39,6 +53,7 @@ pytestmark = pytest.mark.integration
 Rows = list[tuple[Any, ...]]
 
 
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 NAMES = ("Rahmat Hidayat", "Dewi Lestari", "Muhammad Rizki", "Nur Aisyah", "Yohanes Patiung")
 
 
@@ -214,6 +229,71 @@ async def test_a_live_consumer_behind_a_rebuild_doubles_nothing_and_dead_letters
         assert (await js.stream_info(subjects.DLQ_STREAM)).state.messages == 0
     finally:
         await nc.close()
+
+
+async def test_odd_messages_are_rebuilt_as_the_live_projection_reads_them(
+    settings_for: Any, nats_server: NatsServer
+) -> None:
+    """Messages off the short road (percent-encoded headers, no traceparent, a header nats-py
+    parses itself, unreadable ones, an event id twice) give what the live projection gives."""
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await ensure_streams(js, settings_for("referrals"))
+    household = uuid.UUID(int=42)
+    first = Envelope.wrap(
+        HouseholdSubmitted(household_id=household), source="/sinergi/registry", traceparent=TRACE
+    )
+    again = Envelope.wrap(
+        HouseholdVerified(household_id=household), source="/sinergi/x", event_id=first.id
+    )
+    encoded = Envelope.wrap(
+        HouseholdReturned(household_id=household, note="alamat belum lengkap ü"),
+        source="/sinergi/kelurahan loktuan ü",
+        time=datetime(2026, 3, 4, 5, 6, 7, 1, tzinfo=timezone(timedelta(hours=8))),
+    )
+    plain = Envelope.wrap(
+        HouseholdVerified(household_id=household), source="/sinergi/registry", traceparent=TRACE
+    )
+    published = [
+        (first, {}),
+        (again, {"Nats-Msg-Id": "lain"}),  # the same event id, a later stream position
+        (encoded, {}),
+        (plain, {"x-catatan": "bukan ASCII: ü", "x-spasi": "  di tepi  "}),
+        (plain, {"ce-type": "id.go.bontang.sinergi.registry.tidak_ada.v1", "Nats-Msg-Id": "t"}),
+        (plain, {"ce-time": "kemarin", "Nats-Msg-Id": "w"}),
+    ]
+    try:
+        for envelope, changes in published:
+            headers = envelope.attributes.to_headers() | changes
+            await js.publish(envelope.nats_subject, envelope.data(), headers=headers)
+        await js.publish(plain.nats_subject, b"{bukan json", headers={"Nats-Msg-Id": "j"})
+
+        # The live projection's reading: a pull consumer, nats-py's own header parser.
+        live_settings = settings_for("live")
+        await upgrade("referrals", live_settings)
+        live_engine = create_engine(
+            live_settings.database_url, schema=live_settings.database_schema
+        )
+        pull = await js.pull_subscribe(f"{subjects.PREFIX}.hh.>", stream=subjects.EVENTS_STREAM)
+        for msg in await pull.fetch(7, timeout=5):
+            try:
+                envelope = Envelope.from_message(msg.headers, msg.data)
+            except EnvelopeError:
+                continue
+            delivered = Delivered(envelope, msg.metadata.sequence.stream, msg.subject)
+            async with live_engine.begin() as conn:
+                await project_timeline(conn, [delivered])
+        live_rows = await timeline_rows(live_engine)
+        await live_engine.dispose()
+    finally:
+        await nc.close()
+
+    settings = settings_for("referrals")
+    await upgrade("referrals", settings)
+    rebuilt = await rebuild(settings, nats_server.url)
+    assert (rebuilt.events, rebuilt.entries, rebuilt.unreadable) == (7, 3, 3)
+    assert len(live_rows) == 3
+    assert await rows_in(settings) == live_rows
 
 
 # --- pages ----------------------------------------------------------------------------------
