@@ -394,6 +394,16 @@ async def main(events: int, repeat: int, database_url: str) -> dict[str, Any]:
     }
 
 
+def add_database_url(parser: argparse.ArgumentParser) -> None:
+    """--database-url: PostgreSQL when given (or SINERGI_TEST_DATABASE_URL), SQLite otherwise."""
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("SINERGI_TEST_DATABASE_URL", "sqlite+aiosqlite://"),
+        help="postgresql+asyncpg://… to measure PostgreSQL (throwaway schemas); SQLite files "
+        "otherwise",
+    )
+
+
 def save_result(result: dict[str, Any], kind: str) -> Path:
     """Write `result` to benchmarks/results/<time>-<kind>-<database>.json (not committed)."""
     RESULTS.mkdir(exist_ok=True)
@@ -429,11 +439,7 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("SINERGI_TEST_DATABASE_URL", "sqlite+aiosqlite://"),
-        help="postgresql+asyncpg://… to measure PostgreSQL; SQLite files otherwise",
-    )
+    add_database_url(parser)
     args = parser.parse_args()
     result = asyncio.run(main(args.events, args.repeat, args.database_url))
     print(report(result))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 import uuid
@@ -32,6 +31,7 @@ from sqlalchemy import func, insert, select
 
 from benchmarks.event_log import (
     Bench,
+    add_database_url,
     database_version,
     drop_schemas,
     fresh_stream,
@@ -211,11 +211,7 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--subscribers", type=int, default=50)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("SINERGI_TEST_DATABASE_URL", "sqlite+aiosqlite://"),
-        help="postgresql+asyncpg://… to measure PostgreSQL; SQLite files otherwise",
-    )
+    add_database_url(parser)
     args = parser.parse_args()
     result = asyncio.run(main(args.events, args.subscribers, args.database_url))
     print(report(result))

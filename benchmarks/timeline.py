@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import random
 import statistics
 import tempfile
@@ -47,7 +46,7 @@ from nats.js.client import JetStreamContext
 from sinergi_contracts import Envelope, HouseholdRegistered, MemberAdded, subjects
 from sqlalchemy import insert, text
 
-from benchmarks.event_log import database_version, machine
+from benchmarks.event_log import add_database_url, database_version, machine, save_result
 from services.referrals import handlers
 from services.referrals.domain import TimelineEntry
 from services.referrals.models import timeline_entries
@@ -67,7 +66,6 @@ from sinergi.natsserver import NatsServer
 from sinergi.service import create_service_app
 from sinergi.streams import ensure_streams
 
-RESULTS = Path(__file__).parent / "results"
 PAGE = 50
 SELECT = (
     "SELECT event_id, household_id, stream_seq, type, source, subject, occurred_at, trace_id, "
@@ -591,19 +589,11 @@ def cli() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--skip-read", action="store_true")
     parser.add_argument("--skip-rebuild", action="store_true")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("SINERGI_TEST_DATABASE_URL", "sqlite+aiosqlite://"),
-        help="postgresql+asyncpg://… to measure PostgreSQL (throwaway schemas); SQLite otherwise",
-    )
+    add_database_url(parser)
     args = parser.parse_args()
     result = asyncio.run(main(args))
     print(report(result))
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"{stamp}-timeline-{result['machine']['database']}.json"
-    path.write_text(json.dumps(result, indent=2))
-    print(f"\nsaved {path}")
+    save_result(result, "timeline")
 
 
 if __name__ == "__main__":

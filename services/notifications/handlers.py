@@ -77,24 +77,18 @@ async def fan_out(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
     parties = await _parties(
         conn, {str(e.event.referral_id) for e in events if isinstance(e.event, ReferralEvent)}
     )
-    routed = [
-        (
-            envelope,
-            audiences(
-                envelope.event,
-                known_places.get(str(envelope.event.household_id)),
-                _party_of(envelope.event, parties),
-            ),
-        )
-        for envelope in events
-    ]
-    wanted = await _subscriptions(conn, {a for _, found in routed for a in found})
-    out = _Batch(now=datetime.now(UTC))
-    tx = Transaction(conn, tables.outbox)
-    for envelope, found in routed:
+    # Each event with its household's place, its referral's parties and who hears of it.
+    routed = []
+    for envelope in events:
         event = envelope.event
         place = known_places.get(str(event.household_id))
         party = _party_of(event, parties)
+        routed.append((envelope, place, party, audiences(event, place, party)))
+    wanted = await _subscriptions(conn, {a for *_, found in routed for a in found})
+    out = _Batch(now=datetime.now(UTC))
+    tx = Transaction(conn, tables.outbox)
+    for envelope, place, party, found in routed:
+        event = envelope.event
         notices = _Notices(event, place, party)
         for audience in found:
             notice = notices.get("id")
