@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, TypeVar
@@ -23,10 +26,53 @@ def _to_json(value: Any) -> str:
     return pydantic_core.to_json(value).decode()
 
 
+# How long a write waits for the database: SQLite's busy timeout, and our writer queue's.
+SQLITE_WAIT_SECONDS = 30.0
+
+# The writer queue of each SQLite engine (see SQLiteEngine).
+_writers: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+class SQLiteEngine(AsyncEngine):
+    """An engine whose transactions (`begin()`) take turns within the process.
+
+    SQLite has one writer per file. Left to itself, a second writer sleeps in SQLite's busy
+    handler (1, 2, 5 … 100 ms steps) until the first commits, or fails at once when it read
+    before the other committed: under a few hundred writes a second the sleeps grow into
+    seconds. Queued on an asyncio lock, each transaction starts as the last one ends, in
+    order. Another process on the same file (e.g. `sinergi import FILE`) still meets the busy
+    handler. Read-only work uses `connect()` and does not queue.
+    """
+
+    __slots__ = ()
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        writer = _writers.setdefault(self, asyncio.Lock())
+        try:
+            async with asyncio.timeout(SQLITE_WAIT_SECONDS):
+                await writer.acquire()
+        except TimeoutError:
+            raise TimeoutError(
+                "basis data sibuk: transaksi lain belum selesai dalam "
+                f"{SQLITE_WAIT_SECONDS:g} s (database busy: another transaction did not end)"
+            ) from None
+        try:
+            async with super().begin() as conn:
+                yield conn
+        finally:
+            writer.release()
+
+
 def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, json_serializer=_to_json)
+        engine = create_async_engine(
+            url, connect_args={"timeout": SQLITE_WAIT_SECONDS}, json_serializer=_to_json
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        # The same object with the queued begin(): `conn.engine` finds this one, so what
+        # is keyed by engine (wake-ups, live hubs) stays one per database.
+        engine.__class__ = SQLiteEngine
         return engine
     connect_args: dict[str, Any] = {}
     if schema:

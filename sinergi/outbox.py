@@ -168,46 +168,59 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were published."""
+        if self._engine.dialect.name == "postgresql":
+            # One transaction holding the relay's advisory lock over read, publish and mark:
+            # replicas take turns, so events leave in position order.
+            async with self._engine.begin() as conn:
+                await lock_for_relay(conn, self._lock_key)
+                return await self._publish_batch(conn, conn)
+        # SQLite: one process per database file. Read outside the writers' queue, so that
+        # commands are not held while NATS acknowledges; only the mark is a write.
+        async with self._engine.connect() as conn:
+            return await self._publish_batch(conn, None)
+
+    async def _publish_batch(self, conn: AsyncConnection, writer: AsyncConnection | None) -> int:
         table = self._outbox
-        async with self._engine.begin() as conn:
-            await lock_for_relay(conn, self._lock_key)
-            rows = (
-                await conn.execute(
-                    select(table.c.position, table.c.subject, table.c.headers, table.c.data)
-                    .where(table.c.published_at.is_(None))
-                    .order_by(table.c.position)
-                    .limit(self._batch_size)
-                )
-            ).all()
-            if not rows:
-                return 0
-            acks: list[asyncio.Future[PubAck]] = []
-            failure: BaseException | None = None
-            for row in rows:
-                try:
-                    headers = self._traced(row.subject, row.headers)
-                    acks.append(
-                        await self._js.publish_async(row.subject, row.data, headers=headers)
-                    )
-                except Exception as error:  # not connected: what was sent so far still counts
-                    failure = error
-                    break
-            async with asyncio.timeout(self._ack_timeout):
-                results = await asyncio.gather(*acks, return_exceptions=True)
-            # Only the prefix that the stream acknowledged counts, so order is kept on retry.
-            sent = 0
-            for result in results:
-                if isinstance(result, BaseException):
-                    failure = failure or result
-                    break
-                sent += 1
-            if sent:
-                positions = [row.position for row in rows[:sent]]
-                await conn.execute(
-                    update(table)
-                    .where(table.c.position.in_(positions))
-                    .values(published_at=datetime.now(UTC))
-                )
+        rows = (
+            await conn.execute(
+                select(table.c.position, table.c.subject, table.c.headers, table.c.data)
+                .where(table.c.published_at.is_(None))
+                .order_by(table.c.position)
+                .limit(self._batch_size)
+            )
+        ).all()
+        if not rows:
+            return 0
+        acks: list[asyncio.Future[PubAck]] = []
+        failure: BaseException | None = None
+        for row in rows:
+            try:
+                headers = self._traced(row.subject, row.headers)
+                acks.append(await self._js.publish_async(row.subject, row.data, headers=headers))
+            except Exception as error:  # not connected: what was sent so far still counts
+                failure = error
+                break
+        async with asyncio.timeout(self._ack_timeout):
+            results = await asyncio.gather(*acks, return_exceptions=True)
+        # Only the prefix that the stream acknowledged counts, so order is kept on retry.
+        sent = 0
+        for result in results:
+            if isinstance(result, BaseException):
+                failure = failure or result
+                break
+            sent += 1
+        if sent:
+            mark = (
+                update(table)
+                .where(table.c.position.in_([row.position for row in rows[:sent]]))
+                .values(published_at=datetime.now(UTC))
+            )
+            if writer is not None:
+                await writer.execute(mark)
+            else:
+                await conn.rollback()  # end the read before writing
+                async with self._engine.begin() as write:
+                    await write.execute(mark)
         self.published += sent
         if failure is not None:
             raise failure

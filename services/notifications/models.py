@@ -116,7 +116,13 @@ deliveries = Table(
     Column("last_error", Text, nullable=True),
     UniqueConstraint("subscription_id", "event_id", name="uq_delivery_subscription_event"),
 )
-Index("ix_deliveries_due", deliveries.c.state, deliveries.c.next_attempt_at)
+# The sender reads each endpoint's head of due deliveries (sending.Sender._due).
+Index(
+    "ix_deliveries_lane",
+    deliveries.c.subscription_id,
+    deliveries.c.state,
+    deliveries.c.next_attempt_at,
+)
 Index("ix_deliveries_event", deliveries.c.event_id)
 Index("ix_deliveries_owner", deliveries.c.owner, deliveries.c.id)
 

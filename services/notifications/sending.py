@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import weakref
@@ -33,7 +34,19 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 from sinergi_contracts.events import CE_TYPE_PREFIX
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    String,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.notifications import email, webhooks
@@ -42,6 +55,7 @@ from services.notifications.models import deliveries, delivery_attempts, inbox_i
 from services.notifications.webhooks import Outcome
 from sinergi import live
 from sinergi.config import Settings
+from sinergi.db import chunks, insert_many
 
 if TYPE_CHECKING:
     from sinergi.service import Runtime
@@ -56,6 +70,7 @@ _wakeups: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Event] = weakref.WeakKe
 LEASE_MARGIN_SECONDS = 30.0
 # Due rows looked at per pass; a full page means look again at once.
 CLAIM_PAGE = 500
+LANES_PER_QUERY = 400
 DISABLED_TYPE: Final = f"{CE_TYPE_PREFIX}.notifications.endpoint_disabled.v1"
 
 
@@ -99,6 +114,16 @@ class Claim:
     lease: datetime
 
 
+@dataclass(frozen=True)
+class Attempted:
+    """One finished attempt, to be logged and its delivery moved on."""
+
+    claim: Claim
+    outcome: Outcome
+    started_at: datetime
+    latency_ms: float
+
+
 _d = deliveries.c
 # What an attempt needs: the delivery and its endpoint's signing secret.
 _CLAIMED = (
@@ -109,6 +134,32 @@ _CLAIMED = (
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@functools.cache
+def _lane_heads(lanes: int) -> CompoundSelect:
+    """The due heads of `lanes` endpoints in one statement, with parameters `now`,
+    `lane_<n>` and `room_<n>`: built once per count (building it took longer than running
+    it). SQLite takes at most 500 selects in one compound statement (LANES_PER_QUERY)."""
+    d = deliveries.c
+    now = bindparam("now", type_=deliveries.c.next_attempt_at.type)
+
+    def head(n: int) -> Any:
+        return (
+            select(d.id, d.subscription_id, d.next_attempt_at)
+            .where(
+                d.subscription_id == bindparam(f"lane_{n}", type_=String),
+                d.state == "pending",
+                d.next_attempt_at <= now,
+                or_(d.lease_until.is_(None), d.lease_until < now),
+            )
+            .order_by(d.next_attempt_at, d.id)
+            .limit(bindparam(f"room_{n}", type_=Integer))
+            .subquery()
+        )
+
+    heads = [head(n) for n in range(lanes)]
+    return union_all(*(select(h.c.id, h.c.subscription_id, h.c.next_attempt_at) for h in heads))
 
 
 class Sender:
@@ -123,6 +174,9 @@ class Sender:
         self.http: httpx.AsyncClient | None = None
         self._warned_no_smtp = False
         self.attempted = 0  # attempts this sender started, for its replicas to be told apart
+        # Finished attempts waiting for the delivery log, and the task writing it.
+        self.finished: list[tuple[Attempted, asyncio.Future[None]]] = []
+        self.recording: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         self.http = webhooks.client()
@@ -149,6 +203,9 @@ class Sender:
             task.cancel()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=5)
+        if self.recording is not None:
+            self.recording.cancel()
+            await asyncio.wait({self.recording}, timeout=5)
         if self.http is not None:
             await self.http.aclose()
 
@@ -175,42 +232,30 @@ class Sender:
         return len(rows), len(claims)
 
     async def _due(self, now: datetime) -> list[Any]:
-        """Due pending rows of enabled endpoints, at most a lane's worth per endpoint.
+        """Due pending rows of enabled endpoints, at most a lane's room per endpoint.
 
-        A window per subscription keeps one endpoint's backlog from filling the page and
-        starving the others; full lanes are left out altogether.
+        Each lane's head is read on its own, through the (subscription, state, next attempt)
+        index: a pass costs the same whatever backlog a slow or dead endpoint has built up,
+        and one endpoint's backlog cannot fill the page. Full lanes are not read at all.
         """
-        d, s = deliveries.c, subscriptions.c
-        conditions = [
-            d.state == "pending",
-            d.next_attempt_at <= now,
-            or_(d.lease_until.is_(None), d.lease_until < now),
-            s.state != "disabled",
-        ]
-        if self.settings.smtp_host is None:
-            conditions.append(d.channel != "email")  # e-mail waits for an SMTP server
-        full = [sub for sub, n in self.in_flight.items() if n >= self._lane_size]
-        if full:
-            conditions.append(d.subscription_id.not_in(full))
-        place = (
-            func.row_number()
-            .over(partition_by=d.subscription_id, order_by=(d.next_attempt_at, d.id))
-            .label("place")
-        )
-        ranked = (
-            select(d.id, d.subscription_id, d.next_attempt_at, place)
-            .join(subscriptions, s.id == d.subscription_id)
-            .where(and_(*conditions))
-            .subquery()
-        )
-        query = (
-            select(ranked.c.id, ranked.c.subscription_id)
-            .where(ranked.c.place <= self._lane_size)
-            .order_by(ranked.c.next_attempt_at, ranked.c.id)
-            .limit(CLAIM_PAGE)
-        )
+        s = subscriptions.c
+        channels = ["webhook"] if self.settings.smtp_host is None else ["webhook", "email"]
+        lanes = select(s.id).where(s.channel.in_(channels), s.state != "disabled")
         async with self.engine.connect() as conn:
-            return list(await conn.execute(query))
+            open_lanes = [
+                lane
+                for lane in await conn.scalars(lanes)
+                if self.in_flight.get(lane, 0) < self._lane_size
+            ]
+            found: list[Any] = []
+            for chunk in chunks(open_lanes, LANES_PER_QUERY):
+                params: dict[str, Any] = {"now": now}
+                for n, lane in enumerate(chunk):
+                    params[f"lane_{n}"] = lane
+                    params[f"room_{n}"] = self._lane_size - self.in_flight.get(lane, 0)
+                found += list(await conn.execute(_lane_heads(len(chunk)), params))
+        found.sort(key=lambda row: (row.next_attempt_at, row.id))
+        return found[:CLAIM_PAGE]
 
     @property
     def _lane_size(self) -> int:
@@ -255,16 +300,18 @@ class Sender:
         self.in_flight[lane] = self.in_flight.get(lane, 0) + 1
         task = asyncio.create_task(self._attempt(claim), name=f"delivery-{claim.id}")
         self.tasks.add(task)
-        task.add_done_callback(lambda done: self._finished(done, lane))
+        task.add_done_callback(self._finished)
 
-    def _finished(self, task: asyncio.Task[None], lane: str) -> None:
-        self.tasks.discard(task)
+    def _release(self, lane: str) -> None:
         was_full = self.in_flight[lane] >= self._lane_size
         self.in_flight[lane] -= 1
         if not self.in_flight[lane]:
             del self.in_flight[lane]
         if was_full:
             self.wakeup.set()  # its backlog may be waiting for this slot
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error(
                 "percobaan pengiriman gagal (delivery attempt failed)",
@@ -286,16 +333,49 @@ class Sender:
     async def _attempt(self, claim: Claim) -> None:
         started_at = _now()
         started = time.perf_counter()
-        outcome = await self._send(claim)
+        try:
+            outcome = await self._send(claim)
+        finally:
+            # The endpoint has answered: its lane has room while the attempt is logged (the
+            # lease keeps the row from being claimed again until then).
+            self._release(claim.subscription_id)
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
-        await record(
-            self.engine, self.settings, claim, outcome, started_at=started_at, latency_ms=latency_ms
-        )
+        await self._record(Attempted(claim, outcome, started_at, latency_ms))
         if not outcome.ok:
             delay = retry_delay(claim.attempts + 1, self.settings.delivery_retry_seconds)
             if delay is not None and delay < self.settings.delivery_poll_seconds:
                 # Sooner than the next poll: look again when it is due.
                 asyncio.get_running_loop().call_later(delay, self.wakeup.set)
+
+    async def _record(self, attempted: Attempted) -> None:
+        """Wait until `attempted` is logged. Attempts finishing while a log transaction runs
+        share the next one: one write a batch, not one an attempt (SQLite has one writer)."""
+        written = asyncio.get_running_loop().create_future()
+        self.finished.append((attempted, written))
+        if self.recording is None or self.recording.done():
+            self.recording = asyncio.create_task(self._record_finished(), name="delivery-log")
+        await written
+
+    async def _record_finished(self) -> None:
+        while self.finished:
+            batch, self.finished = self.finished, []
+            try:
+                await record(self.engine, self.settings, [item for item, _ in batch])
+            except Exception as error:
+                if len(batch) == 1:
+                    _settle(batch[0][1], error)
+                    continue
+                # One bad row must not cost the others their log: each on its own then.
+                for item, written in batch:
+                    try:
+                        await record(self.engine, self.settings, [item])
+                    except Exception as alone:
+                        _settle(written, alone)
+                    else:
+                        _settle(written, None)
+            else:
+                for _, written in batch:
+                    _settle(written, None)
 
     async def _send(self, claim: Claim) -> Outcome:
         if claim.channel == "webhook":
@@ -321,71 +401,110 @@ class Sender:
         return Outcome("error", None, f"saluran tidak dikenal (unknown channel): {claim.channel}")
 
 
-async def record(
-    engine: AsyncEngine,
-    settings: Settings,
-    claim: Claim,
-    outcome: Outcome,
-    *,
-    started_at: datetime,
-    latency_ms: float,
-) -> None:
-    """Log the attempt and move the delivery on, in one transaction."""
-    d, a = deliveries.c, delivery_attempts.c
+def _settle(written: asyncio.Future[None], error: BaseException | None) -> None:
+    if written.done():  # its attempt was cancelled meanwhile (the sender is stopping)
+        return
+    if error is None:
+        written.set_result(None)
+    else:
+        written.set_exception(error)
+
+
+async def record(engine: AsyncEngine, settings: Settings, done: Sequence[Attempted]) -> None:
+    """Log the attempts and move their deliveries on, in one transaction."""
+    a = delivery_attempts.c
     now = _now()
     notified: list[str] = []
     async with engine.begin() as conn:
         # Numbered after every earlier attempt, replays included (the log is never reset).
-        number = await conn.scalar(
-            select(func.coalesce(func.max(a.attempt), 0) + 1).where(a.delivery_id == claim.id)
+        ids = [item.claim.id for item in done]
+        found = await conn.execute(
+            select(a.delivery_id, func.max(a.attempt))
+            .where(a.delivery_id.in_(ids))
+            .group_by(a.delivery_id)
         )
-        await conn.execute(
-            insert(delivery_attempts).values(
-                delivery_id=claim.id,
-                attempt=number,
-                started_at=started_at,
-                latency_ms=latency_ms,
-                outcome=outcome.result,
-                status_code=outcome.status_code,
-                error=outcome.error,
-            )
+        before = {delivery_id: int(last) for delivery_id, last in found}
+        await insert_many(
+            conn,
+            delivery_attempts,
+            [
+                {
+                    "delivery_id": item.claim.id,
+                    "attempt": before.get(item.claim.id, 0) + 1,
+                    "started_at": item.started_at,
+                    "latency_ms": item.latency_ms,
+                    "outcome": item.outcome.result,
+                    "status_code": item.outcome.status_code,
+                    "error": item.outcome.error,
+                }
+                for item in done
+            ],
         )
-        attempts = claim.attempts + 1
-        values: dict[str, Any] = {"attempts": attempts, "lease_until": None}
-        if outcome.ok:
-            values |= {"state": "delivered", "delivered_at": now, "last_error": None}
-        else:
-            delay = retry_delay(attempts, settings.delivery_retry_seconds)
-            values["last_error"] = outcome.error
-            if delay is None:
-                values |= {"state": "dead", "next_attempt_at": None}
-            else:
-                values["next_attempt_at"] = now + timedelta(seconds=delay)
-        moved = await conn.execute(
-            update(deliveries)
-            .where(d.id == claim.id, d.lease_until == claim.lease)
-            .values(**values)
-        )
-        if moved.rowcount != 1:
-            # The lease ran out and another sender took the row: its result stands.
-            log.warning(
-                "hasil pengiriman terlambat, diabaikan (late delivery outcome ignored)",
-                extra={"delivery_id": claim.id, "attempt": number},
-            )
-            return
-        if outcome.ok:
-            await _reset_failures(conn, claim.subscription_id)
-        elif values.get("state") == "dead":
-            notified = await _count_dead(conn, settings, claim.subscription_id, now)
+        delivered = [item.claim for item in done if item.outcome.ok]
+        if delivered:
+            await _delivered(conn, delivered, now)
+        for item in done:
+            if not item.outcome.ok:
+                notified += await _failed(conn, settings, item, now)
     if notified:
         live.announce(engine, INBOX_HUB, notified)
 
 
-async def _reset_failures(conn: AsyncConnection, subscription_id: str) -> None:
-    s = subscriptions.c
+async def _delivered(conn: AsyncConnection, claims: Sequence[Claim], now: datetime) -> None:
+    """Accepted: one statement for them all (most attempts are), and their endpoints' count
+    of consecutive dead deliveries starts again."""
+    d, s = deliveries.c, subscriptions.c
+    moved = await conn.execute(
+        update(deliveries)
+        .where(d.id == bindparam("b_id"), d.lease_until == bindparam("b_lease"))
+        .values(
+            state="delivered", delivered_at=now, last_error=None, lease_until=None,
+            attempts=bindparam("b_attempts"),
+        ),
+        [{"b_id": c.id, "b_lease": c.lease, "b_attempts": c.attempts + 1} for c in claims],
+    )  # fmt: skip
+    if conn.dialect.supports_sane_multi_rowcount and moved.rowcount != len(claims):
+        # A lease ran out and another sender took the row: its result stands.
+        log.warning(
+            "hasil pengiriman terlambat, diabaikan (late delivery outcomes ignored)",
+            extra={"late": len(claims) - moved.rowcount},
+        )
     await conn.execute(
-        update(subscriptions).where(s.id == subscription_id, s.failures != 0).values(failures=0)
+        update(subscriptions)
+        .where(s.id.in_({c.subscription_id for c in claims}), s.failures != 0)
+        .values(failures=0)
     )
+
+
+async def _failed(
+    conn: AsyncConnection, settings: Settings, item: Attempted, now: datetime
+) -> list[str]:
+    """Not accepted: due again after its retry delay, or dead. Returns inbox recipients."""
+    d = deliveries.c
+    claim = item.claim
+    attempts = claim.attempts + 1
+    delay = retry_delay(attempts, settings.delivery_retry_seconds)
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "lease_until": None,
+        "last_error": item.outcome.error,
+    }
+    if delay is None:
+        values |= {"state": "dead", "next_attempt_at": None}
+    else:
+        values["next_attempt_at"] = now + timedelta(seconds=delay)
+    moved = await conn.execute(
+        update(deliveries).where(d.id == claim.id, d.lease_until == claim.lease).values(**values)
+    )
+    if moved.rowcount != 1:
+        log.warning(
+            "hasil pengiriman terlambat, diabaikan (late delivery outcome ignored)",
+            extra={"delivery_id": claim.id},
+        )
+        return []
+    if delay is None:
+        return await _count_dead(conn, settings, claim.subscription_id, now)
+    return []
 
 
 async def _count_dead(
