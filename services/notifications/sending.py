@@ -71,6 +71,7 @@ LEASE_MARGIN_SECONDS = 30.0
 # Due rows looked at per pass; a full page means look again at once.
 CLAIM_PAGE = 500
 LANES_PER_QUERY = 400
+SMTP_CHECK_SECONDS = 60.0
 DISABLED_TYPE: Final = f"{CE_TYPE_PREFIX}.notifications.endpoint_disabled.v1"
 
 
@@ -172,7 +173,7 @@ class Sender:
         self.in_flight: dict[str, int] = {}  # subscription id -> attempts running
         self.tasks: set[asyncio.Task[None]] = set()
         self.http: httpx.AsyncClient | None = None
-        self._warned_no_smtp = False
+        self._next_smtp_check = 0.0  # time.monotonic() of the next look for waiting e-mail
         self.attempted = 0  # attempts this sender started, for its replicas to be told apart
         # Finished attempts waiting for the delivery log, and the task writing it.
         self.finished: list[tuple[Attempted, asyncio.Future[None]]] = []
@@ -227,7 +228,7 @@ class Sender:
         claims = await self._claim(wanted, now)
         for claim in claims:
             self._start(claim)
-        if not self._warned_no_smtp and self.settings.smtp_host is None:
+        if self.settings.smtp_host is None and time.monotonic() >= self._next_smtp_check:
             await self._warn_if_email_waits()
         return len(rows), len(claims)
 
@@ -319,13 +320,15 @@ class Sender:
             )
 
     async def _warn_if_email_waits(self) -> None:
-        d = deliveries.c
+        """Once a minute at most: someone subscribed by e-mail, and no SMTP server is set."""
+        self._next_smtp_check = time.monotonic() + SMTP_CHECK_SECONDS
+        s = subscriptions.c
         async with self.engine.connect() as conn:
             waiting = await conn.scalar(
-                select(exists().where(d.channel == "email", d.state == "pending"))
+                select(exists().where(s.channel == "email", s.state != "disabled"))
             )
         if waiting:
-            self._warned_no_smtp = True
+            self._next_smtp_check = float("inf")  # said once
             log.warning("e-mail menunggu: SMTP belum diatur (e-mail waits: set SINERGI_SMTP_HOST)")
 
     # --- one attempt -----------------------------------------------------------------------
