@@ -35,7 +35,11 @@ class Settings(BaseSettings):
     )
     ack_wait_seconds: float = Field(default=30.0, gt=0)
     consumer_batch_size: int = Field(default=200, ge=1, le=5000)
-    consumer_batch_wait_seconds: float = Field(default=0.05, gt=0)
+    consumer_batch_wait_seconds: float = Field(
+        default=0.005,
+        gt=0,
+        description="After a consumer's first event, how long it gathers more into the batch",
+    )
     relay_batch_size: int = Field(default=500, ge=1, le=10000)
     relay_poll_seconds: float = Field(default=0.5, gt=0)
     duplicate_scan_seconds: float = Field(

@@ -260,14 +260,18 @@ async def test_an_agency_webhook_receives_its_referral_signed_and_once_with_its_
         requested = by_type[ReferralRequested.ce_type()]
         assert requested["data"]["referral_id"] == referral["id"]
         assert requested["notice"]["title"] == "Rujukan baru: baznas-zakat-produktif"
-        first_id = receiver.accepted_ids("baznas")[receiver.bodies.index(requested)]
-        log = await eventually(  # the sender records the answer just after the receiver
-            lambda: system.notifications.get(
-                "/deliveries", params={"event_id": first_id}, headers=COORDINATOR
-            ),
-            lambda r: r.json()["items"][0]["state"] == "delivered",
-        )
-        [delivery] = log.json()["items"]
-        assert (delivery["state"], delivery["attempts"]) == ("delivered", 2)  # 500, then 204
-        one = await system.notifications.get(f"/deliveries/{delivery['id']}", headers=COORDINATOR)
-        assert [a["outcome"] for a in one.json()["log"]] == ["error", "ok"]
+        logs = {}
+        for event_id in receiver.accepted_ids("baznas"):
+            found = await eventually(  # the sender records the answer just after the receiver
+                lambda event_id=event_id: system.notifications.get(
+                    "/deliveries", params={"event_id": event_id}, headers=COORDINATOR
+                ),
+                lambda r: r.json()["items"][0]["state"] == "delivered",
+            )
+            [delivery] = found.json()["items"]
+            one = await system.notifications.get(
+                f"/deliveries/{delivery['id']}", headers=COORDINATOR
+            )
+            logs[event_id] = (delivery["attempts"], [a["outcome"] for a in one.json()["log"]])
+        # Whichever reached the receiver first got its 500 and was retried; the other went once.
+        assert sorted(logs.values()) == [(1, ["ok"]), (2, ["error", "ok"])]
