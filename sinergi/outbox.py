@@ -20,7 +20,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sinergi import telemetry
-from sinergi.db import insert_many, lock_for_relay
+from sinergi.db import chunks, insert_many, lock_for_relay
 from sinergi.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,10 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
+        # SQLite only: the last position published, and those published but not yet marked.
+        self._cursor = 0
+        self._unmarked: list[int] = []
+        self._marking: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -142,6 +146,12 @@ class OutboxRelay:
     async def stop(self) -> None:
         task, self._task = self._task, None
         await cancel_and_wait(task)
+        if self._marking is not None:
+            # Left unmarked, rows go again after a restart (and are dropped as duplicates).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await asyncio.shield(self._marking)
+            await cancel_and_wait(self._marking)
 
     async def _run(self) -> None:
         failures = 0
@@ -173,24 +183,45 @@ class OutboxRelay:
             # replicas take turns, so events leave in position order.
             async with self._engine.begin() as conn:
                 await lock_for_relay(conn, self._lock_key)
-                return await self._publish_batch(conn, conn)
-        # SQLite: one process per database file. Read outside the writers' queue, so that
-        # commands are not held while NATS acknowledges; only the mark is a write.
-        async with self._engine.connect() as conn:
-            return await self._publish_batch(conn, None)
+                rows = await self._unpublished(conn, after=0)
+                sent, failure = await self._publish(rows)
+                if sent:
+                    await self._mark(conn, [row.position for row in rows[:sent]])
+        else:
+            # SQLite (one process per database file): read outside the writers' queue and
+            # mark in the background, so publishing never waits behind a write (a bulk
+            # import's transactions hold the queue for most of a second). The cursor skips
+            # rows published but not marked yet; after a restart those go again and the
+            # stream drops them as duplicates (Nats-Msg-Id is the event id).
+            async with self._engine.connect() as conn:
+                rows = await self._unpublished(conn, after=self._cursor)
+            sent, failure = await self._publish(rows)
+            if sent:
+                self._cursor = rows[sent - 1].position
+                self._unmarked += [row.position for row in rows[:sent]]
+                if self._marking is None or self._marking.done():
+                    self._marking = asyncio.create_task(
+                        self._mark_unmarked(), name=f"outbox-mark-{self._service}"
+                    )
+        self.published += sent
+        if failure is not None:
+            raise failure
+        return sent
 
-    async def _publish_batch(self, conn: AsyncConnection, writer: AsyncConnection | None) -> int:
+    async def _unpublished(self, conn: AsyncConnection, *, after: int) -> Sequence[Any]:
         table = self._outbox
-        rows = (
+        return (
             await conn.execute(
                 select(table.c.position, table.c.subject, table.c.headers, table.c.data)
-                .where(table.c.published_at.is_(None))
+                .where(table.c.published_at.is_(None), table.c.position > after)
                 .order_by(table.c.position)
                 .limit(self._batch_size)
             )
         ).all()
-        if not rows:
-            return 0
+
+    async def _publish(self, rows: Sequence[Any]) -> tuple[int, BaseException | None]:
+        """Publish `rows` in order: how many the stream acknowledged (a prefix), and why it
+        stopped short, if it did."""
         acks: list[asyncio.Future[PubAck]] = []
         failure: BaseException | None = None
         for row in rows:
@@ -209,22 +240,30 @@ class OutboxRelay:
                 failure = failure or result
                 break
             sent += 1
-        if sent:
-            mark = (
-                update(table)
-                .where(table.c.position.in_([row.position for row in rows[:sent]]))
-                .values(published_at=datetime.now(UTC))
+        return sent, failure
+
+    async def _mark(self, conn: AsyncConnection, positions: Sequence[int]) -> None:
+        table = self._outbox
+        now = datetime.now(UTC)
+        for chunk in chunks(positions):
+            await conn.execute(
+                update(table).where(table.c.position.in_(chunk)).values(published_at=now)
             )
-            if writer is not None:
-                await writer.execute(mark)
-            else:
-                await conn.rollback()  # end the read before writing
-                async with self._engine.begin() as write:
-                    await write.execute(mark)
-        self.published += sent
-        if failure is not None:
-            raise failure
-        return sent
+
+    async def _mark_unmarked(self) -> None:
+        """Mark what was published, in as few writes as the queue allows."""
+        while self._unmarked:
+            positions, self._unmarked = self._unmarked, []
+            try:
+                async with self._engine.begin() as conn:
+                    await self._mark(conn, positions)
+            except Exception as error:  # kept and tried again; the cursor stops a re-publish
+                self._unmarked = positions + self._unmarked
+                log.warning(
+                    "outbox belum ditandai terkirim, coba lagi (outbox not marked, retrying)",
+                    extra={"service": self._service, "error": repr(error)},
+                )
+                await asyncio.sleep(0.5)
 
     def _traced(self, subject: str, headers: dict[str, str]) -> dict[str, str]:
         parent = telemetry.context_from_headers(headers)
