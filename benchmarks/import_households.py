@@ -7,8 +7,8 @@ file per format (`benchmarks.household_files`: kelurahan as names or codes, date
 or text in three formats) and imports each into a fresh registry database, against a real
 nats-server, two ways:
 
-- upload: the file is imported inside the registry service process, whose relay publishes
-  meanwhile: what `POST /imports` does;
+- upload: what `POST /imports` does (`import_api.import_upload`): the registry service's
+  process, its relay publishing meanwhile, has a file this big imported by a process it starts;
 - cli: the file is imported by a process of its own while the registry service (another
   process) relays: what `sinergi import FILE` beside a running `sinergi up` does.
 
@@ -49,6 +49,7 @@ from benchmarks.event_log import (
 from benchmarks.household_files import write_csv, write_xlsx
 from services.registry import demo
 from services.registry.app import DEFINITION
+from services.registry.import_api import import_upload
 from services.registry.imports import import_file
 from services.registry.models import tables
 from sinergi.config import Settings
@@ -112,26 +113,29 @@ def _status_mib(field: str) -> float:
 
 
 async def upload_role(path: Path, settings: Settings) -> dict[str, Any]:
-    """Import inside the service process, its relay running: as `POST /imports`."""
+    """As `POST /imports` (`import_api.import_upload`): the service's process with its relay
+    running; a file this big is imported by a process the service starts."""
     runtime = build_runtime(DEFINITION, settings)
     async with running(runtime):
         gc.freeze()  # as `sinergi serve` does after start-up
         before = reset_peak()
         start = time.time()
-        summary = await import_file(runtime.uow, runtime.engine, path, filename=path.name)
+        summary, _ = await import_upload(runtime, path, path.name)
         written = time.time()
         while (counts := await waiting(runtime.engine))[1]:  # noqa: ASYNC110 (polls the DB)
             await asyncio.sleep(0.05)
         published = time.time()
     return {
-        "summary": summary.counts(),
+        "summary": summary,
         "events": counts[0],
         "start": start,
         "written": written,
         "published": published,
-        "peak_rss_mib": peak_since_reset_mib(),
+        # The import's own process (and its reader) ended: the largest of them.
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "process_peak_rss_mib": peak_mib(),
         "rss_before_import_mib": before,
+        "relay_rss_mib": peak_since_reset_mib(),
     }
 
 
@@ -212,8 +216,7 @@ class Runner:
     def upload(self, path: Path) -> dict[str, Any]:
         run = uuid.uuid4().hex[:8]
         self.result("prepare", run)
-        r = self.result("upload", run, path)
-        return r | {"relay_rss_mib": None}
+        return self.result("upload", run, path)
 
     def cli(self, path: Path) -> dict[str, Any]:
         run = uuid.uuid4().hex[:8]
@@ -306,7 +309,8 @@ def main(
 def describe(r: dict[str, Any]) -> str:
     s = r["summary"]
     to_outbox, to_nats = r["written"] - r["start"], r["published"] - r["start"]
-    ok = "ok" if to_outbox < GOAL_SECONDS else "MISSED"
+    # The goal counts until the events are published, not only written.
+    ok = "ok" if to_nats < GOAL_SECONDS else "MISSED"
     relay = f"; relay process peak {r['relay_rss_mib']:.0f} MiB" if r["relay_rss_mib"] else ""
     return "\n".join(
         [
@@ -314,8 +318,9 @@ def describe(r: dict[str, Any]) -> str:
             f"{s['households_created']:,} households, {s['members_created']:,} members, "
             f"{s['rejected']} rejected, {r['events']:,} events",
             f"  outbox written  {to_outbox:5.1f} s  ({s['rows'] / to_outbox:,.0f} rows/s, "
-            f"{r['events'] / to_outbox:,.0f} events/s)  goal < {GOAL_SECONDS:.0f} s: {ok}",
-            f"  all published   {to_nats:5.1f} s  ({r['events'] / to_nats:,.0f} events/s)",
+            f"{r['events'] / to_outbox:,.0f} events/s)",
+            f"  all published   {to_nats:5.1f} s  ({r['events'] / to_nats:,.0f} events/s)  "
+            f"goal < {GOAL_SECONDS:.0f} s: {ok}",
             f"  peak memory     {r['peak_rss_mib']:5.0f} MiB during the import "
             f"(resident before it {r['rss_before_import_mib']:.0f} MiB{relay})",
         ]

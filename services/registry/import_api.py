@@ -6,7 +6,10 @@ import asyncio
 import csv
 import gc
 import io
+import json
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -150,7 +153,7 @@ def import_routes(runtime: Runtime) -> APIRouter:
                 source = Path(folder) / "upload"
                 await asyncio.to_thread(_save, file.file, source)
             try:
-                summary = await import_file(runtime.uow, runtime.engine, source, filename=name)
+                counts, report_csv = await import_upload(runtime, source, name)
             except FileRejected as rejected:
                 problem = FieldProblem(
                     field="file",
@@ -160,7 +163,7 @@ def import_routes(runtime: Runtime) -> APIRouter:
                 )
                 body = ValidationProblem(errors=[problem]).model_dump()
                 raise HTTPException(422, detail=body) from None
-        return ImportView.of(summary.counts(), summary.report_csv())
+        return ImportView.of(counts, report_csv)
 
     @router.get("/imports/{import_id}", summary="Ringkasan satu impor (one import's summary)")
     async def read(import_id: UUID) -> ImportView:
@@ -200,26 +203,72 @@ def report_path_for(path: Path) -> Path:
     return path.with_name(f"{path.stem}.laporan.csv")
 
 
+async def import_upload(
+    runtime: Runtime, source: Path | IO[bytes], filename: str
+) -> tuple[dict[str, Any], str]:
+    """An upload's import: its summary and report CSV; `FileRejected` if it cannot be read.
+
+    A big file (given as a `Path`) is imported by a process of its own, as `sinergi import`
+    imports it: planning and writing take the other core while this process goes on answering
+    and relaying the events, instead of all three sharing one.
+    """
+    if not isinstance(source, Path):
+        summary = await import_file(runtime.uow, runtime.engine, source, filename=filename)
+        return summary.counts(), summary.report_csv()
+    import_id = await _import_in_child(runtime.settings, source, filename)
+    async with runtime.engine.connect() as conn:
+        return await load_report(conn, import_id)
+
+
+async def _import_in_child(settings: Settings, path: Path, filename: str) -> UUID:
+    env = dict(os.environ) | {
+        "SINERGI_DATABASE_URL": settings.database_url,
+        "SINERGI_NATS_SERVERS": ",".join(settings.nats_servers),
+    }
+    env.pop("SINERGI_DATABASE_SCHEMA", None)
+    if settings.database_schema:
+        env["SINERGI_DATABASE_SCHEMA"] = settings.database_schema
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", __name__, str(path), filename),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, _ = await process.communicate()
+    except BaseException:  # the request was cancelled: so is its import (one transaction a batch)
+        process.kill()
+        await process.wait()
+        raise
+    lines = out.decode().strip().splitlines()
+    answer = json.loads(lines[-1]) if lines else {}
+    if "rejected" in answer:
+        raise FileRejected(*answer["rejected"])
+    if process.returncode or "id" not in answer:
+        raise RuntimeError(f"impor gagal (import failed), exit code {process.returncode}")
+    return UUID(answer["id"])
+
+
+async def _import_alone(path: Path, filename: str, settings: Settings) -> ImportSummary:
+    """Import `path` with an engine of this process's own (no relay: the service's publishes)."""
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    uow = UnitOfWork(engine=engine, outbox=tables.outbox, on_commit=lambda: None)
+    # What is alive now lives until the end: leave it out of the full collections that
+    # ~200,000 rows' worth of objects set off (as `sinergi serve` does after start-up).
+    gc.freeze()
+    try:
+        return await import_file(uow, engine, path, filename=filename)
+    finally:
+        gc.unfreeze()
+        await engine.dispose()
+
+
 def run_import(path: Path, settings: Settings, *, report: Path | None = None) -> ImportSummary:
     """`sinergi import FILE`: import into the registry database named by `settings`.
 
     The events wait in the outbox; the running registry service's relay publishes them. The
     rejected rows go to `report` (default FILE.laporan.csv) when there are any.
     """
-
-    async def run() -> ImportSummary:
-        engine = create_engine(settings.database_url, schema=settings.database_schema)
-        uow = UnitOfWork(engine=engine, outbox=tables.outbox, on_commit=lambda: None)
-        # What is alive now lives until the end: leave it out of the full collections that
-        # ~200,000 rows' worth of objects set off (as `sinergi serve` does after start-up).
-        gc.freeze()
-        try:
-            return await import_file(uow, engine, path, filename=path.name)
-        finally:
-            gc.unfreeze()
-            await engine.dispose()
-
-    summary = asyncio.run(run())
+    summary = asyncio.run(_import_alone(path, path.name, settings))
     if summary.rejections:
         (report or report_path_for(path)).write_text(summary.report_csv(), encoding="utf-8-sig")
     return summary
@@ -234,3 +283,18 @@ def describe(summary: ImportSummary) -> str:
         f"(already there), {s.rejected} ditolak (rejected), {s.nik_conflicts} konflik NIK "
         f"(NIK conflicts); {s.seconds:.1f} s"
     )
+
+
+def _child(path: str, filename: str) -> None:
+    """The process `import_upload` starts: one line of JSON on stdout, the import's id."""
+    settings = Settings()  # the database and NATS given by the service
+    try:
+        summary = asyncio.run(_import_alone(Path(path), filename, settings))
+    except FileRejected as rejected:
+        print(json.dumps({"rejected": [rejected.pesan, rejected.message]}), flush=True)
+        return
+    print(json.dumps({"id": str(summary.id)}), flush=True)
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], sys.argv[2])

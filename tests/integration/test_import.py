@@ -209,6 +209,31 @@ async def test_a_big_file_goes_through_the_worker_process_and_rows_of_one_kk_may
         assert found[KK_1[-4:]]["version"] == 3
 
 
+async def test_a_big_upload_is_imported_by_a_process_of_its_own_with_the_same_result(
+    settings_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every upload counts as big: imported by `python -m services.registry.import_api`.
+    monkeypatch.setattr(import_files, "WORKER_MIN_BYTES", 1)
+    async with start_system(settings_for, services=("registry",)) as system:
+        client = await with_imports(system)
+        summary = await upload(client, "rt12.csv", as_csv(GOOD_AND_BAD), "text/csv")
+        rejected = await client.post(
+            "/imports", files={"file": ("rt.csv", b"nama;nik\nSiti;1\n", "text/csv")}
+        )
+        stored = (await client.get(f"/imports/{summary['id']}")).json()
+        found = await households_by_kk(client)
+        # Written by the other process; published by this service's relay.
+        relay = system.runtime("registry").relay
+        assert relay is not None
+        await eventually(lambda: asyncio.sleep(0, relay.published), lambda n: n >= 5)
+    assert (summary["households_created"], summary["members_created"]) == (2, 3)
+    assert [(r["row"], r["column"], r["rule"]) for r in summary["rejections"]] == EXPECTED
+    assert stored == summary
+    assert [m["name"] for m in found[KK_1[-4:]]["members"]] == ["Siti Aminah", "Budi Santoso"]
+    assert rejected.status_code == 422
+    assert rejected.json()["errors"][0]["pesan"].startswith("file: kolom wajib tidak ada")
+
+
 async def test_a_file_without_the_required_columns_is_a_422(settings_for: Any) -> None:
     async with start_system(settings_for, services=("registry",)) as system:
         client = await with_imports(system)
