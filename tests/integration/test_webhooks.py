@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.notifications import api, deliveries_api, sending
+from services.notifications import api, deliveries_api, delivery_log, sending
 from services.notifications.app import DEFINITION
 from services.notifications.models import deliveries, delivery_attempts, subscriptions
 from services.notifications.subscriptions import new_secret
@@ -343,7 +343,7 @@ async def test_a_dead_endpoint_is_dead_lettered_and_disabled_while_a_healthy_one
         (notice,) = notices.json()["items"]
         assert notice["title"].startswith("Webhook dinonaktifkan (endpoint disabled)")
         assert slow in notice["body"]
-        assert notice["event_type"] == sending.DISABLED_TYPE
+        assert notice["event_type"] == delivery_log.DISABLED_TYPE
 
         # Disabled: what comes now is kept, and waits unsent.
         waiting = await queue(engine, slow, 3, owner="agency:dspm", target=slow_url)

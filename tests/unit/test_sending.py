@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from services.notifications import email, sending, webhooks
+from services.notifications import delivery_log, email, webhooks
 from services.notifications.subscriptions import new_secret
 
 SCHEDULE = (5.0, 30.0, 120.0)
@@ -27,7 +27,7 @@ PAYLOAD = json.dumps(
 def test_retry_n_waits_its_delay_and_after_the_last_the_delivery_is_dead(
     failed: int, wait: float | None
 ) -> None:
-    assert sending.retry_delay(failed, SCHEDULE) == wait
+    assert delivery_log.retry_delay(failed, SCHEDULE) == wait
 
 
 def test_the_signature_verifies_with_the_subscription_secret_on_the_exact_body() -> None:
@@ -88,10 +88,10 @@ def test_an_email_is_plain_text_with_a_message_id_stable_across_attempts() -> No
 
 
 def test_the_disabled_notice_speaks_indonesian_first_with_english_beside() -> None:
-    title, body = sending.disabled_notice("webhook", "https://x.example/hook", "sub-1", 3)
+    title, body = delivery_log.disabled_notice("webhook", "https://x.example/hook", "sub-1", 3)
     assert title == "Webhook dinonaktifkan (endpoint disabled): https://x.example/hook"
     indonesian, english = body.split("\n\n")
     assert indonesian.startswith("3 pengiriman berturut-turut")
     assert english.startswith("3 deliveries in a row")
     assert "/subscriptions/sub-1/enable" in indonesian and "/subscriptions/sub-1/enable" in english
-    assert len(sending.disabled_notice("email", "x" * 400, "s", 3)[0]) == 300
+    assert len(delivery_log.disabled_notice("email", "x" * 400, "s", 3)[0]) == 300
