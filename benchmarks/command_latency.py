@@ -72,13 +72,18 @@ async def until(done: Callable[[], bool], within: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
+def schema_for(folder: Path, service: str) -> str:
+    """The PostgreSQL schema `start` gives `service` run from `folder`."""
+    return f"{folder.name}_{service}".lower()
+
+
 def start(name: str, folder: Path, nats_url: str, database_url: str | None) -> RunningService:
     port = free_port()
     env = service_env(name, data_dir=folder, nats_url=nats_url, port=port)
     env["SINERGI_LOG_LEVEL"] = "WARNING"
     if database_url:
         env["SINERGI_DATABASE_URL"] = database_url
-        env["SINERGI_DATABASE_SCHEMA"] = f"{folder.name}_{name}".lower()
+        env["SINERGI_DATABASE_SCHEMA"] = schema_for(folder, name)
     process = subprocess.Popen(
         [sys.executable, "-m", "sinergi.cli", "serve", name, "--migrate"],
         env=env,
@@ -226,7 +231,7 @@ async def service_path(
         seen: dict[str, float] = {}
         stop, stopped = asyncio.Event(), threading.Event()
         if database_url:
-            schema = f"{folder.name}_referrals".lower()
+            schema = schema_for(folder, "referrals")
             watcher = asyncio.create_task(watch_postgres(database_url, schema, seen, stop))
         else:
             watcher = asyncio.create_task(
@@ -254,7 +259,7 @@ async def raw_path(
 ) -> dict[str, float]:
     """A JetStream publish, received by a push consumer and inserted into the database."""
     url = database_url or f"sqlite+aiosqlite:///{(folder / 'raw.db').as_posix()}"
-    schema = f"{folder.name}_raw".lower() if database_url else None
+    schema = schema_for(folder, "raw") if database_url else None
     engine = create_engine(url, schema=schema)
     metadata = MetaData()
     table = Table("raw_latency", metadata, Column("id", String(36), primary_key=True),
@@ -299,7 +304,9 @@ async def drop_schemas(database_url: str, folder: Path) -> None:
     engine = create_engine(database_url)
     async with engine.begin() as conn:
         for name in ("registry", "referrals"):
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{folder.name}_{name}" CASCADE'))
+            # Named as `start` named it (lower case: the temporary folder's name is not).
+            schema = schema_for(folder, name)
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     await engine.dispose()
 
 

@@ -48,7 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from benchmarks.command_latency import percentiles, start
+from benchmarks.command_latency import percentiles, schema_for, start
 from benchmarks.event_log import machine, save_result
 from services.notifications.models import deliveries, delivery_attempts
 from sinergi.db import chunks, create_engine
@@ -183,7 +183,7 @@ async def until_arrived(port: int, expected: int, within: float) -> None:
 def service_database(folder: Path, database_url: str | None) -> tuple[str, str | None]:
     """The URL and schema `command_latency.start` gave the service."""
     if database_url:
-        return database_url, f"{folder.name}_notifications".lower()
+        return database_url, schema_for(folder, "notifications")
     return f"sqlite+aiosqlite:///{(folder / 'notifications.db').as_posix()}", None
 
 
@@ -338,7 +338,7 @@ async def main(rate: float, seconds: float, rounds: int, database_url: str | Non
                         )  # fmt: skip
                 finally:
                     if database_url:
-                        await drop_schema(database_url, f"{where.name}_notifications")
+                        await drop_schema(database_url, schema_for(where, "notifications"))
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -48,7 +48,7 @@ class SQLiteEngine(AsyncEngine):
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        writer = _writers.setdefault(self, asyncio.Lock())
+        writer = _writers.get(self) or _writers.setdefault(self, asyncio.Lock())
         try:
             async with asyncio.timeout(SQLITE_WAIT_SECONDS):
                 await writer.acquire()
@@ -98,12 +98,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 async def lock_for_relay(conn: AsyncConnection, key: int) -> None:
-    """Serialise outbox relays of one service across replicas, so events leave in order.
-
-    SQLite has one writer per file anyway; PostgreSQL takes a transaction-scoped advisory lock.
-    """
-    if conn.dialect.name == "postgresql":
-        await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(key)})")
+    """Serialise outbox relays of one service across replicas, so events leave in order: a
+    transaction-scoped PostgreSQL advisory lock (on SQLite one process owns the file)."""
+    await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(key)})")
 
 
 async def insert_many(

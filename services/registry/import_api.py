@@ -239,12 +239,11 @@ async def _import_in_child(settings: Settings, path: Path, filename: str) -> UUI
         process.kill()
         await process.wait()
         raise
-    lines = out.decode().strip().splitlines()
-    answer = json.loads(lines[-1]) if lines else {}
+    if process.returncode:  # its traceback is in the service's log (stderr is shared)
+        raise RuntimeError(f"impor gagal (import failed), exit code {process.returncode}")
+    answer = json.loads(out.decode().strip().splitlines()[-1])
     if "rejected" in answer:
         raise FileRejected(*answer["rejected"])
-    if process.returncode or "id" not in answer:
-        raise RuntimeError(f"impor gagal (import failed), exit code {process.returncode}")
     return UUID(answer["id"])
 
 
