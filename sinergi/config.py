@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     consumer_batch_wait_seconds: float = Field(
         default=0.005,
         gt=0,
-        description="After a consumer's first event, how long it gathers more into the batch",
+        description=(
+            "After a consumer's first event, the longest it waits for the events the stream "
+            "says are pending behind it"
+        ),
     )
     relay_batch_size: int = Field(default=500, ge=1, le=10000)
     relay_poll_seconds: float = Field(default=0.5, gt=0)

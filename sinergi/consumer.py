@@ -177,7 +177,7 @@ class BatchConsumer:
     async def _next_batch(
         pull: JetStreamContext.PullSubscription, batch_size: int, max_wait: float
     ) -> list[Msg]:
-        """Wait for the first event, then take what else is there within `max_wait`.
+        """Wait for the first event, then take those pending behind it (within `max_wait`).
 
         nats-py's fetch(n) waits its whole timeout for n messages unless n arrive: each event
         of a quiet stream would wait the full batch window before it is applied. Here a lone
@@ -185,10 +185,13 @@ class BatchConsumer:
         applied come together, and batches grow by themselves.
         """
         first = await pull.fetch(1, timeout=IDLE_WAIT_SECONDS)
-        if batch_size == 1:
+        # The stream says how many more wait behind this one: none, and the event goes alone
+        # at once; some, and they are asked for by number, which the server answers at once.
+        pending = first[0].metadata.num_pending or 0
+        if batch_size == 1 or pending == 0:
             return first
         try:
-            return first + await pull.fetch(batch_size - 1, timeout=max_wait)
+            return first + await pull.fetch(min(batch_size - 1, pending), timeout=max_wait)
         except TimeoutError:
             return first
 

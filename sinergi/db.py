@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -13,7 +14,10 @@ from typing import Any, TypeVar
 
 import pydantic_core
 from sqlalchemy import Table, event, insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from sinergi import sqlite_cursor
 
 T = TypeVar("T")
 IN_CHUNK = 2000  # values per IN (...) list, far below SQLite's 32,766 variables
@@ -57,19 +61,31 @@ class SQLiteEngine(AsyncEngine):
                 "basis data sibuk: transaksi lain belum selesai dalam "
                 f"{SQLITE_WAIT_SECONDS:g} s (database busy: another transaction did not end)"
             ) from None
+        writing = None
         try:
             async with super().begin() as conn:
+                raw = await conn.get_raw_connection()
+                await sqlite_cursor.begin_immediate(
+                    raw.driver_connection, int(SQLITE_WAIT_SECONDS * 1000)
+                )
+                writing = sqlite_cursor.WRITING.set(True)
                 yield conn
         finally:
+            if writing is not None:
+                sqlite_cursor.WRITING.reset(writing)
             writer.release()
 
 
 def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_WAIT_SECONDS}, json_serializer=_to_json
+            url,
+            # The event loop runs a write transaction's statements itself (sqlite_cursor).
+            connect_args={"timeout": SQLITE_WAIT_SECONDS, "check_same_thread": False},
+            json_serializer=_to_json,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_cursor.adopt)
         # The same object with the queued begin(): `conn.engine` finds this one, so what
         # is keyed by engine (wake-ups, live hubs) stays one per database.
         engine.__class__ = SQLiteEngine
@@ -114,14 +130,12 @@ async def insert_many(
     """
     if not rows:
         return
-    dialect = conn.dialect
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
-    names = compiled.positiontup
-    if not compiled.positional or names is None or set(names) != set(rows[0]):
+    plan = _insert_plan(table, conn.dialect, tuple(rows[0]))
+    if plan is None:
         # Column defaults computed in Python would need SQLAlchemy's own execution.
         await conn.execute(insert(table), list(rows))
         return
-    processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    sql, names, processors = plan
     # Column by column with map and zip: the loops run in C.
     columns = (
         list(zip(*map(itemgetter(*names), rows), strict=True))
@@ -130,7 +144,25 @@ async def insert_many(
     )
     processed = [_process(col, p) for col, p in zip(columns, processors, strict=True)]
     params = list(zip(*processed, strict=True))
-    await conn.exec_driver_sql(str(compiled), params)
+    await conn.exec_driver_sql(sql, params)
+
+
+InsertPlan = tuple[str, Sequence[str], Sequence[Callable[[Any], Any] | None]]
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_plan(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> InsertPlan | None:
+    """The INSERT's SQL, its parameter order and each column's bind processor, or None when
+    SQLAlchemy must run it itself. Compiled once per table and set of keys: each command
+    writes its outbox rows through here, and compiling was a tenth of a request's time."""
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
+    names = compiled.positiontup
+    if not compiled.positional or names is None or set(names) != set(keys):
+        return None
+    processors: list[Callable[[Any], Any] | None] = [
+        table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names
+    ]
+    return str(compiled), names, processors
 
 
 def _process(column: Sequence[Any], processor: Callable[[Any], Any] | None) -> Iterable[Any]:

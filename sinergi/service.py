@@ -243,7 +243,11 @@ def create_service_app(
     app.include_router(asyncapi_routes(definition))
     app.include_router(definition.routes(runtime))
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=runtime.tracer_provider, excluded_urls="healthz,readyz"
+        app,
+        tracer_provider=runtime.tracer_provider,
+        excluded_urls="healthz,readyz",
+        # One server span a request; a span for each ASGI message cost more than the handler.
+        exclude_spans=["receive", "send"],
     )
     return app
 

@@ -57,12 +57,15 @@ WORKING_AGE = (15, 64)
 def configure(settings: Settings) -> Apply:
     directory = directories.load(settings.directory_file)
     ruleset = rules.load(directory, settings.rules_file)
+    listened = {name for rule in ruleset for name in rule.on}
 
     async def apply(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
         tx = Transaction(conn, tables.outbox)
         for delivered in batch:
             event = delivered.envelope.event
             await learn(conn, event, delivered)
+            if event.name not in listened:
+                continue  # no rule listens: the facts need not be read
             fired = rules.firing(ruleset, event.name, await facts_of(conn, event))
             for rule in fired:
                 await _refer(tx, directory, rule, event)

@@ -1,14 +1,19 @@
-"""SQLite's transactions take turns within the process (`sinergi.db.SQLiteEngine`)."""
+"""SQLite's transactions take turns within the process (`sinergi.db.SQLiteEngine`), and
+their statements skip aiosqlite's thread (`sinergi.sqlite_cursor`)."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import exc, text
 
-from sinergi import db
+from sinergi import db, sqlite_cursor
 
 pytestmark = pytest.mark.integration
 
@@ -55,4 +60,85 @@ async def test_a_connection_leads_back_to_the_same_engine(tmp_path: Path) -> Non
     engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'same.db'}")
     async with engine.begin() as conn:
         assert conn.engine is engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def crossings(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
+    """The functions sent to aiosqlite's thread."""
+    sent: list[Callable[..., Any]] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(
+        self: aiosqlite.Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        sent.append(fn)
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return sent
+
+
+async def test_a_write_transaction_stays_on_the_loop_and_a_read_crosses_once_a_statement(
+    tmp_path: Path, crossings: list[Callable[..., Any]]
+) -> None:
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.db'}")
+    async with engine.begin() as conn:
+        crossings.clear()  # opening the connection (pragmas) is not the transaction's
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+        assert (await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))).lastrowid == 1
+        await conn.execute(text("INSERT INTO t (name) VALUES (:n)"), [{"n": "b"}, {"n": "c"}])
+        changed = await conn.execute(text("UPDATE t SET name = name || '!' WHERE id > 1"))
+        assert changed.rowcount == 2
+    assert crossings == []  # the commit too
+    async with engine.connect() as conn:
+        names = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
+    assert names == ["a", "b!", "c!"]
+    assert crossings.count(sqlite_cursor._run) == 1
+    await engine.dispose()
+
+
+async def test_an_error_in_a_write_transaction_is_sqlalchemys_and_rolls_everything_back(
+    tmp_path: Path,
+) -> None:
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'errors.db'}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (name TEXT UNIQUE)"))
+        await conn.execute(text("INSERT INTO t VALUES ('a')"))
+    with pytest.raises(exc.IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t VALUES ('b')"))
+            await conn.execute(text("INSERT INTO t VALUES ('a')"))
+    async with engine.begin() as conn:
+        assert (await conn.execute(text("SELECT name FROM t"))).scalars().all() == ["a"]
+    await engine.dispose()
+
+
+async def test_waiting_for_another_processs_write_lock_leaves_the_loop_free(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "other.db"
+    engine = db.create_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (who TEXT)"))
+    other = sqlite3.connect(path, isolation_level=None)  # e.g. `sinergi import` writing
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES ('import')")
+
+    async def write() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t VALUES ('service')"))
+
+    writer = asyncio.create_task(write())
+    ticks = 0
+    for _ in range(20):  # the loop keeps running while the writer waits for the lock
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 20 and not writer.done()
+    other.execute("COMMIT")
+    await asyncio.wait_for(writer, 5)
+    async with engine.connect() as conn:
+        who = (await conn.execute(text("SELECT who FROM t ORDER BY rowid"))).scalars().all()
+    assert who == ["import", "service"]
+    other.close()
     await engine.dispose()
