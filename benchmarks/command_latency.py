@@ -42,9 +42,10 @@ import nats
 from sqlalchemy import Column, Float, MetaData, String, Table, insert, text
 
 from benchmarks.event_log import machine, save_result
+from sinergi.auth import Principal, Role, ensure_key, issue
 from sinergi.db import create_engine
 from sinergi.natsserver import NatsServer, free_port
-from sinergi.up import RunningService, service_env, wait_ready
+from sinergi.up import RunningService, issuer_key_file, service_env, wait_ready
 
 GOAL_P99_MS = 50.0
 LOK_TUAN = "64.74.01.1003"
@@ -77,6 +78,12 @@ def schema_for(folder: Path, service: str) -> str:
     return f"{folder.name}_{service}".lower()
 
 
+def bearer(folder: Path, role: Role, **scope: Any) -> dict[str, str]:
+    """A token from the issuer key `start` gives the services run from `folder`."""
+    signed = issue(ensure_key(issuer_key_file(folder)), Principal("bench", role, **scope))
+    return {"Authorization": f"Bearer {signed}"}
+
+
 def start(name: str, folder: Path, nats_url: str, database_url: str | None) -> RunningService:
     port = free_port()
     env = service_env(name, data_dir=folder, nats_url=nats_url, port=port)
@@ -101,8 +108,9 @@ class LeanClient:
     millisecond of CPU a request, which at 200/s took most of a core from them.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
         parsed = httpx.URL(url)
+        self.head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         self.host, self.port = parsed.host, parsed.port or 80
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.opened: list[asyncio.StreamWriter] = []
@@ -124,7 +132,7 @@ class LeanClient:
     ) -> tuple[int, bytes]:
         writer.write(
             f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            f"{self.head}Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
         head = await reader.readuntil(b"\r\n\r\n")
@@ -147,6 +155,7 @@ class LeanClient:
 
 async def commands(
     urls: list[str],
+    headers: dict[str, str],
     rate: float,
     seconds: float,
     *,
@@ -158,7 +167,7 @@ async def commands(
     `answered`."""
     sent: dict[str, float] = {}
     failures: Counter[str] = Counter()
-    clients = [LeanClient(url) for url in urls]
+    clients = [LeanClient(url, headers) for url in urls]
 
     async def one(n: int) -> None:
         body = {
@@ -267,9 +276,11 @@ async def service_path(
             watcher = asyncio.create_task(
                 asyncio.to_thread(watch_sqlite, folder / "referrals.db", seen, stopped)
             )
-        await commands(urls, rate / 4, 3)  # warm-up: connections, caches
+        # A signed token on every request, as the kelurahan's field staff would send.
+        headers = bearer(folder, Role.KELURAHAN, kelurahan=LOK_TUAN)
+        await commands(urls, headers, rate / 4, 3)  # warm-up: connections, caches
         answered: list[float] = []
-        sent = await commands(urls, rate, seconds, first_kk=100_000, answered=answered)
+        sent = await commands(urls, headers, rate, seconds, first_kk=100_000, answered=answered)
         await until(lambda: len(seen.keys() & sent.keys()) == len(sent))
         stop.set()
         stopped.set()

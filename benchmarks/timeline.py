@@ -58,6 +58,7 @@ from services.referrals.rebuild import (
     rebuild_timeline,
     row_of,
 )
+from sinergi.auth import ensure_key, system_headers
 from sinergi.catalogue import definition
 from sinergi.config import Settings
 from sinergi.db import create_engine
@@ -65,6 +66,10 @@ from sinergi.migrate import upgrade
 from sinergi.natsserver import NatsServer
 from sinergi.service import create_service_app
 from sinergi.streams import ensure_streams
+
+# Requests carry a signed token, as every request to a service must.
+KEY_FILE = ensure_key(Path(tempfile.mkdtemp(prefix="sinergi-bench-auth-")) / "issuer.pem")
+AUTHORIZATION = system_headers(KEY_FILE, "bench")["Authorization"]
 
 PAGE = 50
 SELECT = (
@@ -92,7 +97,11 @@ class Place:
         else:
             url, schema = f"sqlite+aiosqlite:///{self.workdir / f'{name}.db'}", None
         return Settings(
-            database_url=url, database_schema=schema, nats_servers=[nats_url], environment="test"
+            database_url=url,
+            database_schema=schema,
+            nats_servers=[nats_url],
+            environment="test",
+            auth_key_file=KEY_FILE,
         )
 
     async def drop(self, names: list[str]) -> None:
@@ -232,7 +241,7 @@ async def asgi_get(app: Any, household: str, query: str) -> None:
         "raw_path": path.encode(),
         "query_string": query.encode(),
         "root_path": "",
-        "headers": [(b"host", b"referrals")],
+        "headers": [(b"host", b"referrals"), (b"authorization", AUTHORIZATION.encode())],
         "client": ("127.0.0.1", 40000),
         "server": ("referrals", 80),
         "state": {},
@@ -308,7 +317,9 @@ async def read_benchmark(place: Place, args: argparse.Namespace) -> dict[str, An
             )
         )
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://referrals") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://referrals", headers={"Authorization": AUTHORIZATION}
+    ) as client:
 
         async def get(params: dict[str, Any], household: str) -> None:
             response = await client.get(f"/households/{household}/timeline", params=params)

@@ -48,9 +48,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from benchmarks.command_latency import percentiles, schema_for, start
+from benchmarks.command_latency import bearer, percentiles, schema_for, start
 from benchmarks.event_log import machine, save_result
 from services.notifications.models import deliveries, delivery_attempts
+from sinergi.auth import Role
 from sinergi.db import chunks, create_engine
 from sinergi.natsserver import NatsServer, free_port, wait_for_port
 
@@ -232,7 +233,8 @@ async def service_path(
     service = start("notifications", folder, nats_url, database_url)
     nc = await nats.connect(nats_url)
     try:
-        async with httpx.AsyncClient(base_url=service.url) as client:
+        headers = bearer(folder, Role.SYSTEM)
+        async with httpx.AsyncClient(base_url=service.url, headers=headers) as client:
             for agency, url in zip(agencies, targets(port, eleventh), strict=True):
                 await subscribe(client, url, agency)
         # Warm-up (first connections, templates, caches), then forget what arrived.

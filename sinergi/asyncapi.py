@@ -19,6 +19,7 @@ from nats.js.client import JetStreamContext
 from sinergi_contracts import Event, subjects
 
 from sinergi import VERSION
+from sinergi.auth import EVERYONE, allow
 from sinergi.consumer import Subscription
 from sinergi.dlq import add_dead_letter_subscriber
 
@@ -89,12 +90,17 @@ def asyncapi_routes(definition: ServiceDefinition) -> APIRouter:
     router = APIRouter(tags=["dokumentasi (docs)"])
     document = asyncapi_document(definition).to_specification().to_jsonable()
 
-    @router.get("/asyncapi.json", summary="Dokumen AsyncAPI layanan ini (this service's AsyncAPI)")
+    @router.get(
+        "/asyncapi.json",
+        dependencies=allow(*EVERYONE),
+        summary="Dokumen AsyncAPI layanan ini (this service's AsyncAPI)",
+    )
     async def asyncapi_json() -> JSONResponse:
         return JSONResponse(document)
 
     @router.get(
         "/asyncapi",
+        dependencies=allow(*EVERYONE),
         summary="Saluran dan pesan NATS layanan ini (this service's NATS channels and messages)",
         response_class=HTMLResponse,
     )

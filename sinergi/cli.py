@@ -29,6 +29,68 @@ def up(data_dir: DataDir = Path(".sinergi")) -> None:
 
 
 @app.command()
+def token(
+    role: Annotated[str, typer.Option(help="rt, kader, kelurahan, kecamatan, agency_staff, …")],
+    agency: Annotated[str | None, typer.Option(help="Kode instansi, mis. dspm")] = None,
+    kecamatan: Annotated[str | None, typer.Option(help="Kode atau nama kecamatan")] = None,
+    kelurahan: Annotated[str | None, typer.Option(help="Kode atau nama, mis. 'Lok Tuan'")] = None,
+    rw: Annotated[int | None, typer.Option(min=1, help="Nomor RW")] = None,
+    rt: Annotated[int | None, typer.Option(min=1, help="Nomor RT")] = None,
+    subject: Annotated[str | None, typer.Option(help="Nama pengguna (sub)")] = None,
+    hours: Annotated[float, typer.Option(min=0.01, max=24 * 30, help="Umur token (jam)")] = 8,
+    data_dir: DataDir = Path(".sinergi"),
+) -> None:
+    """Cetak token dari penerbit bawaan, untuk mencoba API (a token for trying the API)."""
+    from sinergi.auth import AUDIENCE, EMBEDDED_ISSUER, Principal, Role, ensure_key, issue
+    from sinergi.up import issuer_key_file
+
+    if os.environ.get("SINERGI_ENVIRONMENT") == "production":
+        raise typer.BadParameter(
+            "penerbit bawaan tidak dipakai di production; minta token dari penyedia OIDC "
+            "(the built-in issuer is not for production: ask the OIDC provider)"
+        )
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise typer.BadParameter(
+            f"peran tidak dikenal (unknown role); one of {', '.join(r.value for r in Role)}",
+            param_hint="--role",
+        ) from None
+    key_file = Path(os.environ.get("SINERGI_AUTH_KEY_FILE") or issuer_key_file(data_dir))
+    principal = Principal(
+        subject=subject or f"{chosen.value}-coba",
+        role=chosen,
+        agency=agency,
+        kecamatan=kecamatan and _area_code(kecamatan, "kecamatan", "--kecamatan"),
+        kelurahan=kelurahan and _area_code(kelurahan, "kelurahan", "--kelurahan"),
+        rw=rw,
+        rt=rt,
+    )
+    try:
+        signed = issue(
+            ensure_key(key_file),
+            principal,
+            issuer=os.environ.get("SINERGI_AUTH_ISSUER", EMBEDDED_ISSUER),
+            audience=os.environ.get("SINERGI_AUTH_AUDIENCE", AUDIENCE),
+            lifetime_seconds=hours * 3600,
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(signed)
+
+
+def _area_code(value: str, level: str, option: str) -> str:
+    """A Bontang area's Kemendagri code, from its code or its name."""
+    from services.registry.areas import areas
+
+    for area in areas().values():
+        if area.level == level and value.strip().lower() in (area.code, area.name.lower()):
+            return area.code
+    known = ", ".join(a.name for a in areas().values() if a.level == level)
+    raise typer.BadParameter(f"{level} tidak dikenal (unknown); one of {known}", param_hint=option)
+
+
+@app.command()
 def serve(
     service: str,
     migrate: Annotated[bool, typer.Option(help="Jalankan migrasi dulu (migrate first)")] = False,

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sinergi.auth import AUDIENCE, EMBEDDED_ISSUER
+
 
 class Settings(BaseSettings):
     """One service process. `sinergi up` and the tests fill these in for the embedded mode."""
@@ -95,6 +97,16 @@ class Settings(BaseSettings):
     smtp_sender: str = Field(
         default="Sinergi Bontang <sinergi@localhost>", description="Notifications: From address"
     )
+    auth_jwks_url: str | None = Field(
+        default=None,
+        description="The OIDC provider's JWKS URL, e.g. Keycloak's …/protocol/openid-connect/certs",
+    )
+    auth_key_file: Path | None = Field(
+        default=None,
+        description="The built-in issuer's key (embedded mode, `sinergi token`); not in production",
+    )
+    auth_issuer: str = Field(default=EMBEDDED_ISSUER, description="Tokens' expected `iss`")
+    auth_audience: str = Field(default=AUDIENCE, description="Tokens' expected `aud`")
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"
     log_json: bool = True
@@ -126,6 +138,19 @@ class Settings(BaseSettings):
             )
         if self.database_schema and not self.database_url.startswith("postgresql"):
             raise ValueError("database_schema: only PostgreSQL has schemas")
+        if self.auth_jwks_url and self.auth_key_file:
+            raise ValueError("auth: set SINERGI_AUTH_JWKS_URL or SINERGI_AUTH_KEY_FILE, not both")
+        if self.environment == "production":
+            if self.auth_key_file:
+                raise ValueError(
+                    "auth_key_file: penerbit token bawaan hanya untuk development dan test "
+                    "(the built-in token issuer is for development and test only); "
+                    "set SINERGI_AUTH_JWKS_URL to the city's OIDC provider"
+                )
+            if not self.auth_jwks_url:
+                raise ValueError("auth_jwks_url: production needs the OIDC provider's JWKS URL")
+            if self.auth_issuer == EMBEDDED_ISSUER:
+                raise ValueError("auth_issuer: production needs the OIDC provider's issuer URL")
         return self
 
     def retry_delay(self, delivery: int) -> float:

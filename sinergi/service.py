@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import nats
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
@@ -23,7 +23,7 @@ from sinergi_contracts import Event, subjects
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sinergi import VERSION, telemetry
+from sinergi import VERSION, auth, telemetry
 from sinergi.asyncapi import asyncapi_routes
 from sinergi.config import Settings
 from sinergi.consumer import BatchConsumer, Subscription
@@ -238,10 +238,13 @@ def create_service_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.verifier = auth.verifier_for(settings)
     install_error_handlers(app)
     app.include_router(health_routes(runtime))
-    app.include_router(asyncapi_routes(definition))
-    app.include_router(definition.routes(runtime))
+    # Every endpoint but the health checks wants a verified caller.
+    signed_in = [Depends(auth.authenticated)]
+    app.include_router(asyncapi_routes(definition), dependencies=signed_in)
+    app.include_router(definition.routes(runtime), dependencies=signed_in)
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=runtime.tracer_provider,

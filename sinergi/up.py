@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from sinergi.auth import ensure_key, system_headers
 from sinergi.catalogue import SERVICE_NAMES
 from sinergi.natsserver import NatsServer, free_port
 
@@ -46,7 +47,22 @@ def service_env(name: str, *, data_dir: Path, nats_url: str, port: int) -> dict[
             "SINERGI_LOG_JSON": env.get("SINERGI_LOG_JSON", "false"),
         }
     )
+    if not env.get("SINERGI_AUTH_JWKS_URL"):
+        # The embedded mode's own issuer; `sinergi token` signs with the same key.
+        env.setdefault("SINERGI_AUTH_KEY_FILE", str(issuer_key_file(data_dir)))
     return env
+
+
+def issuer_key_file(data_dir: Path) -> Path:
+    return data_dir / "auth" / "issuer.pem"
+
+
+def embedded_key_file(data_dir: Path) -> Path | None:
+    """The built-in issuer's key the services will use, made before they start (None when
+    they check an OIDC provider's tokens instead)."""
+    if os.environ.get("SINERGI_AUTH_JWKS_URL"):
+        return None
+    return ensure_key(Path(os.environ.get("SINERGI_AUTH_KEY_FILE") or issuer_key_file(data_dir)))
 
 
 def wait_ready(service: RunningService, *, timeout: float = 60.0) -> None:
@@ -88,6 +104,7 @@ def up(data_dir: Path) -> None:
     nats = NatsServer(store_dir=data_dir / "nats", port=free_port(PREFERRED_NATS_PORT))
     nats.start()
     nats_url_file(data_dir).write_text(nats.url)
+    key_file = embedded_key_file(data_dir)
     services: list[RunningService] = []
     try:
         for name in SERVICE_NAMES:
@@ -101,7 +118,7 @@ def up(data_dir: Path) -> None:
             services.append(RunningService(name=name, port=port, process=process))
         for service in services:
             wait_ready(service)
-        print_urls(services, nats, data_dir)
+        print_urls(services, nats, data_dir, key_file)
         while all(s.process.poll() is None for s in services):
             time.sleep(0.5)
         print("Sebuah layanan berhenti; menghentikan semuanya (a service stopped; stopping all)")
@@ -115,7 +132,9 @@ def up(data_dir: Path) -> None:
         nats_url_file(data_dir).unlink(missing_ok=True)
 
 
-def print_urls(services: list[RunningService], nats: NatsServer, data_dir: Path) -> None:
+def print_urls(
+    services: list[RunningService], nats: NatsServer, data_dir: Path, key_file: Path | None
+) -> None:
     lines = ["", "Sinergi berjalan (running). Tekan Ctrl-C untuk berhenti (to stop).", ""]
     for service in services:
         lines += [
@@ -124,7 +143,13 @@ def print_urls(services: list[RunningService], nats: NatsServer, data_dir: Path)
             f"  {'':<14} AsyncAPI {service.url}/asyncapi",
         ]
     lines += ["", f"  NATS           {nats.url}", f"  data           {data_dir}", ""]
-    if registry_is_empty(services):
+    lines += [
+        "Setiap permintaan memerlukan token (every request needs a token), mis. (e.g.):",
+        f"  {Path(sys.executable).parent / 'sinergi'} token --role coordinator "
+        f"--data-dir {data_dir}",
+        "",
+    ]
+    if registry_is_empty(services, key_file):
         lines += [
             "Registry masih kosong. Untuk melihat-lihat, isi data contoh Kota Bontang di terminal",
             "lain (the registry is empty; for a first look, load synthetic data):",
@@ -135,12 +160,16 @@ def print_urls(services: list[RunningService], nats: NatsServer, data_dir: Path)
     print("\n".join(lines), flush=True)
 
 
-def registry_is_empty(services: list[RunningService]) -> bool:
+def registry_is_empty(services: list[RunningService], key_file: Path | None) -> bool:
     registry = next((s for s in services if s.name == "registry"), None)
     if registry is None:
         return False
+    # None: the services check an OIDC provider's tokens, and up has none to show.
+    headers = system_headers(key_file, "sinergi-up", 60) if key_file else {}
     try:
-        page = httpx.get(f"{registry.url}/households", params={"limit": 1}, timeout=5).json()
+        page = httpx.get(
+            f"{registry.url}/households", params={"limit": 1}, headers=headers, timeout=5
+        ).json()
     except (httpx.HTTPError, ValueError):
         return False
     return page.get("items") == []

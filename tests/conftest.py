@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from sinergi.config import Settings
 from sinergi.natsserver import NatsServer
+from tests import tokens
 
 POSTGRES_URL = os.environ.get("SINERGI_TEST_DATABASE_URL", "")
 
@@ -74,6 +75,7 @@ async def settings_for(tmp_path: Path, nats_server: NatsServer) -> AsyncIterator
             "duplicate_scan_seconds": 0.1,
             "consumer_batch_wait_seconds": 0.02,
             "log_json": False,
+            "auth_key_file": tokens.KEY_FILE,
         }
         if POSTGRES_URL:
             schema = f"t{run}_{service}"

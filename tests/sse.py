@@ -13,6 +13,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from tests import tokens
+
 
 @dataclass
 class SseEvent:
@@ -93,7 +95,7 @@ async def open_stream(app: FastAPI, path: str, headers: dict[str, str] | None = 
         "query_string": query.encode(),
         "root_path": "",
         "headers": [(b"host", b"referrals")]
-        + [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        + [(k.lower().encode(), v.encode()) for k, v in (tokens.SYSTEM | (headers or {})).items()],
         "client": ("127.0.0.1", 40000),
         "server": ("referrals", 80),
         "state": {},

@@ -16,6 +16,7 @@ from sinergi.catalogue import SERVICE_NAMES, definition
 from sinergi.config import Settings
 from sinergi.migrate import upgrade
 from sinergi.service import Runtime, create_service_app, running
+from tests import tokens
 
 T = TypeVar("T")
 
@@ -59,7 +60,9 @@ async def start_system(
             system.apps[name] = app
             await stack.enter_async_context(running(app.state.runtime))
             client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url=f"http://{name}"
+                transport=httpx.ASGITransport(app=app),
+                base_url=f"http://{name}",
+                headers=tokens.SYSTEM,  # a test that plays a user passes that user's token
             )
             system.clients[name] = await stack.enter_async_context(client)
         yield system

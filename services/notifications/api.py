@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.notifications import digest, inbox, subscriptions
 from services.notifications.inbox import INBOX_HUB, StoredItem
 from sinergi import live
+from sinergi.auth import EVERYONE, Role, allow
 from sinergi.errors import answers
 from sinergi.service import Runtime
 
@@ -140,7 +141,12 @@ def routes(runtime: Runtime) -> APIRouter:
         data=_item_json,
     )
 
-    @router.get("/inbox", summary="Kotak masuk (an inbox)", tags=["kotak masuk (inbox)"])
+    @router.get(
+        "/inbox",
+        dependencies=allow(*EVERYONE),
+        summary="Kotak masuk (an inbox)",
+        tags=["kotak masuk (inbox)"],
+    )
     async def read_inbox(
         recipient: Recipient,
         unread_only: bool = False,
@@ -163,13 +169,19 @@ def routes(runtime: Runtime) -> APIRouter:
             next_before=items[-1].id if len(items) == limit else None,
         )
 
-    @router.post("/inbox/read", summary="Tandai dibaca (mark read)", tags=["kotak masuk (inbox)"])
+    @router.post(
+        "/inbox/read",
+        dependencies=allow(*EVERYONE),
+        summary="Tandai dibaca (mark read)",
+        tags=["kotak masuk (inbox)"],
+    )
     async def mark_read(request: MarkRead) -> MarkedRead:
         marked, unread = await inbox.mark_read(engine, recipient=request.recipient, ids=request.ids)
         return MarkedRead(marked=marked, unread=unread)
 
     @router.get(
         "/inbox/stream",
+        dependencies=allow(*EVERYONE),
         summary="Kotak masuk, langsung (the inbox, live: SSE)",
         description="Item setelah Last-Event-ID atau `after`, lalu setiap item baru. "
         "(The items after Last-Event-ID or `after`, then each new one; id = item id.)",
@@ -191,6 +203,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/subscriptions",
+        dependencies=allow(*EVERYONE),
         status_code=201,
         summary="Berlangganan (subscribe)",
         tags=["langganan (subscriptions)"],
@@ -204,6 +217,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/subscriptions",
+        dependencies=allow(*EVERYONE),
         summary="Daftar langganan (subscriptions)",
         tags=["langganan (subscriptions)"],
     )
@@ -214,6 +228,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/subscriptions/{subscription_id}",
+        dependencies=allow(*EVERYONE),
         summary="Satu langganan (one subscription)",
         tags=["langganan (subscriptions)"],
     )
@@ -225,6 +240,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.delete(
         "/subscriptions/{subscription_id}",
+        dependencies=allow(*EVERYONE),
         status_code=204,
         summary="Berhenti berlangganan (unsubscribe)",
         tags=["langganan (subscriptions)"],
@@ -236,6 +252,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/digests/{day}",
+        dependencies=allow(Role.COORDINATOR),
         summary="Kirim ringkasan harian sekarang (send a day's digest now)",
         description="Ringkasan hari itu untuk setiap kelurahan dan dinas; tiap hari sekali saja. "
         "(That day's digest for every kelurahan and agency; once per day, a repeat adds nothing.)",

@@ -19,6 +19,7 @@ from services.notifications import sending, subscriptions
 from services.notifications.models import deliveries, delivery_attempts
 from services.notifications.models import subscriptions as subscriptions_table
 from sinergi.actors import current_actor
+from sinergi.auth import CASE_WORKERS, Role, allow
 from sinergi.errors import Conflict, NotFound, answers
 from sinergi.service import Runtime
 
@@ -230,7 +231,11 @@ def routes(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["pengiriman (deliveries)"])
     engine = runtime.engine
 
-    @router.get("/deliveries", summary="Log pengiriman (the delivery log)")
+    @router.get(
+        "/deliveries",
+        dependencies=allow(*CASE_WORKERS),
+        summary="Log pengiriman (the delivery log)",
+    )
     async def list_deliveries(
         actor: Actor,
         event_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -254,6 +259,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/deliveries/{delivery_id}",
+        dependencies=allow(*CASE_WORKERS),
         summary="Satu pengiriman dan setiap percobaannya (one delivery and its attempts)",
     )
     async def get_delivery(actor: Actor, delivery_id: Annotated[int, Path(ge=1)]) -> DeliveryDetail:
@@ -262,6 +268,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/deliveries/{delivery_id}/replay",
+        dependencies=allow(Role.AGENCY_ADMIN, Role.KELURAHAN, Role.COORDINATOR),
         summary="Kirim ulang (replay a dead or delivered delivery)",
         description="Pengiriman mati atau terkirim diantrikan lagi dengan jadwal percobaan baru; "
         "log percobaan tetap. (Queued again with a fresh retry schedule; the log is kept. The "
@@ -274,6 +281,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/subscriptions/{subscription_id}/dead-letters",
+        dependencies=allow(*CASE_WORKERS),
         summary="Pengiriman yang mati (an endpoint's dead letters)",
         tags=["langganan (subscriptions)"],
     )
@@ -297,6 +305,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/subscriptions/{subscription_id}/enable",
+        dependencies=allow(Role.AGENCY_ADMIN, Role.KELURAHAN, Role.COORDINATOR),
         summary="Aktifkan lagi (enable a disabled endpoint)",
         description="Status aktif, hitungan gagal 0, pengiriman yang menunggu berangkat. "
         "(Active again, failures 0, its waiting deliveries leave.)",

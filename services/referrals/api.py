@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from services.referrals import handlers
 from services.referrals.domain import TimelineEntry, who_and_agency
 from sinergi import live
+from sinergi.auth import CASE_READERS, allow
 from sinergi.service import Runtime
 
 
@@ -106,6 +107,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/households/{household_id}/timeline",
+        dependencies=allow(*CASE_READERS),
         summary="Linimasa kasus rumah tangga (a household's case timeline)",
         response_model=TimelinePage,
     )
@@ -156,6 +158,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/households/{household_id}/timeline/stream",
+        dependencies=allow(*CASE_READERS),
         summary="Linimasa kasus, langsung (the case timeline, live: SSE)",
         description=SSE_DESCRIPTION,
         response_class=StreamingResponse,

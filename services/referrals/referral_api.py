@@ -17,6 +17,7 @@ from services.referrals import lifecycle, reports
 from services.referrals import referrals as use_cases
 from services.referrals.referrals import Referral
 from sinergi.actors import current_actor
+from sinergi.auth import CASE_READERS, CASE_WORKERS, EVERYONE, MANAGERS, allow
 from sinergi.errors import FieldRejected, ProblemDetail, ValidationProblem, answers
 from sinergi.service import Runtime
 
@@ -151,7 +152,11 @@ def routes(runtime: Runtime) -> APIRouter:
     uow, engine, settings = runtime.uow, runtime.engine, runtime.settings
     directory = directories.load(settings.directory_file)
 
-    @router.get("/directory", summary="Instansi dan program (agencies and programmes)")
+    @router.get(
+        "/directory",
+        dependencies=allow(*EVERYONE),
+        summary="Instansi dan program (agencies and programmes)",
+    )
     async def read_directory() -> dict[str, Any]:
         return {
             "agencies": [
@@ -161,7 +166,12 @@ def routes(runtime: Runtime) -> APIRouter:
             "programmes": [asdict(p) for p in directory.programmes.values()],
         }
 
-    @router.post("/referrals", status_code=201, summary="Rujuk rumah tangga ke program instansi")
+    @router.post(
+        "/referrals",
+        dependencies=allow(*CASE_WORKERS),
+        status_code=201,
+        summary="Rujuk rumah tangga ke program instansi",
+    )
     async def request(body: RequestReferral, actor: Actor, response: Response) -> ReferralView:
         with answers():
             referral = await use_cases.request_alone(
@@ -170,8 +180,13 @@ def routes(runtime: Runtime) -> APIRouter:
         _tagged(response, referral)
         return ReferralView.of(referral, actor)
 
-    @router.get("/referrals", summary="Daftar rujukan: status, instansi, kelurahan, umur")
+    @router.get(
+        "/referrals",
+        dependencies=allow(*CASE_READERS),
+        summary="Daftar rujukan: status, instansi, kelurahan, umur",
+    )
     async def list_referrals(
+        actor: Actor,
         status: ReferralStatus | None = None,
         agency: str | None = None,
         kelurahan_code: str | None = None,
@@ -180,7 +195,6 @@ def routes(runtime: Runtime) -> APIRouter:
         overdue: bool | None = None,
         after: str | None = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        x_sinergi_actor: Annotated[str | None, Header()] = None,
     ) -> ReferralPage:
         where = reports.ReferralFilter(
             status=status,
@@ -195,24 +209,29 @@ def routes(runtime: Runtime) -> APIRouter:
                 engine, where, after=after, limit=limit, now=use_cases.now()
             )
         return ReferralPage(
-            items=[ReferralView.of(r, x_sinergi_actor) for r in found],
+            items=[ReferralView.of(r, actor) for r in found],
             next_after=str(found[-1].id) if len(found) == limit else None,
         )
 
-    @router.get("/referrals/{referral_id}", summary="Satu rujukan, dengan ETag")
+    @router.get(
+        "/referrals/{referral_id}",
+        dependencies=allow(*CASE_READERS),
+        summary="Satu rujukan, dengan ETag",
+    )
     async def read(
         referral_id: UUID,
         response: Response,
-        x_sinergi_actor: Annotated[str | None, Header()] = None,
+        actor: Actor,
     ) -> ReferralView:
         with answers():
             async with engine.connect() as conn:
                 referral = await use_cases.load(conn, referral_id)
         _tagged(response, referral)
-        return ReferralView.of(referral, x_sinergi_actor)
+        return ReferralView.of(referral, actor)
 
     @router.post(
         "/referrals/{referral_id}/{action}",
+        dependencies=allow(*CASE_WORKERS),
         summary="Langkah rujukan: receive, accept, reject, start, hold, resume, complete, "
         "fail, cancel, mark-error",
     )
@@ -240,6 +259,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/households/{household_id}/benefits",
+        dependencies=allow(*CASE_READERS),
         summary="Manfaat yang diterima rumah tangga, semua sumber dana (active benefits)",
     )
     async def household_benefits(household_id: UUID) -> list[dict[str, Any]]:
@@ -254,6 +274,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/reports/handoff-latency",
+        dependencies=allow(*MANAGERS),
         tags=["laporan (reports)"],
         summary="Lama serah-terima per instansi (handoff latency per agency), jam",
     )
@@ -262,6 +283,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/reports/hundred-days",
+        dependencies=allow(*MANAGERS),
         tags=["laporan (reports)"],
         summary="100 hari: rumah tangga miskin ekstrem terverifikasi, hari ke-0, kini, lulus",
     )

@@ -27,6 +27,7 @@ from services.registry.schemas import (
     ResolveConflict,
     ReturnToRt,
 )
+from sinergi.auth import AREA_READERS, EVERYONE, FIELD, Role, allow
 from sinergi.errors import ProblemDetail, ValidationProblem, answers
 from sinergi.service import Runtime
 
@@ -42,12 +43,18 @@ def routes(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["rumah tangga (households)"], responses=PROBLEMS)
     uow, engine = runtime.uow, runtime.engine
 
-    @router.post("/households", status_code=201, summary="Daftarkan rumah tangga")
+    @router.post(
+        "/households", dependencies=allow(*FIELD), status_code=201, summary="Daftarkan rumah tangga"
+    )
     async def register(body: RegisterHousehold) -> HouseholdView:
         with answers():
             return HouseholdView.of(await handlers.register_household(uow, **body.model_dump()))
 
-    @router.get("/households", summary="Daftar rumah tangga, disaring (filtered list)")
+    @router.get(
+        "/households",
+        dependencies=allow(*AREA_READERS),
+        summary="Daftar rumah tangga, disaring (filtered list)",
+    )
     async def list_households(
         kelurahan_code: str | None = None,
         rw: Annotated[int | None, Query(ge=1)] = None,
@@ -72,7 +79,11 @@ def routes(runtime: Runtime) -> APIRouter:
             next_after=str(found[-1].id) if len(found) == limit else None,
         )
 
-    @router.get("/households/{household_id}", summary="Rincian rumah tangga (detail)")
+    @router.get(
+        "/households/{household_id}",
+        dependencies=allow(*AREA_READERS),
+        summary="Rincian rumah tangga (detail)",
+    )
     async def read(household_id: UUID) -> HouseholdDetailView:
         with answers():
             detail = await queries.household_detail(engine, household_id)
@@ -84,35 +95,57 @@ def routes(runtime: Runtime) -> APIRouter:
             stunting_risks=detail.stunting_risks,
         )
 
-    @router.post("/households/{household_id}/members", status_code=201, summary="Tambah anggota")
+    @router.post(
+        "/households/{household_id}/members",
+        dependencies=allow(*FIELD),
+        status_code=201,
+        summary="Tambah anggota",
+    )
     async def add_member(household_id: UUID, body: AddMember) -> MemberView:
         with answers():
             return MemberView.of(await handlers.add_member(uow, household_id, **body.model_dump()))
 
-    @router.post("/households/{household_id}/kk", summary="Ganti No. KK (riwayat disimpan)")
+    @router.post(
+        "/households/{household_id}/kk",
+        dependencies=allow(*FIELD),
+        summary="Ganti No. KK (riwayat disimpan)",
+    )
     async def change_kk(household_id: UUID, body: ChangeKk) -> HouseholdView:
         with answers():
             return HouseholdView.of(
                 await handlers.change_kk(uow, household_id, **body.model_dump())
             )
 
-    @router.post("/households/{household_id}/submit", summary="RT mengirim untuk verifikasi")
+    @router.post(
+        "/households/{household_id}/submit",
+        dependencies=allow(*FIELD),
+        summary="RT mengirim untuk verifikasi",
+    )
     async def submit(household_id: UUID) -> HouseholdView:
         with answers():
             return HouseholdView.of(await handlers.submit(uow, household_id))
 
-    @router.post("/households/{household_id}/verify", summary="Kelurahan memverifikasi")
+    @router.post(
+        "/households/{household_id}/verify",
+        dependencies=allow(Role.KELURAHAN),
+        summary="Kelurahan memverifikasi",
+    )
     async def verify(household_id: UUID) -> HouseholdView:
         with answers():
             return HouseholdView.of(await handlers.verify(uow, household_id))
 
-    @router.post("/households/{household_id}/return", summary="Kelurahan mengembalikan ke RT")
+    @router.post(
+        "/households/{household_id}/return",
+        dependencies=allow(Role.KELURAHAN),
+        summary="Kelurahan mengembalikan ke RT",
+    )
     async def return_to_rt(household_id: UUID, body: ReturnToRt) -> HouseholdView:
         with answers():
             return HouseholdView.of(await handlers.return_to_rt(uow, household_id, note=body.note))
 
     @router.post(
         "/nik-conflicts/{conflict_id}/resolve",
+        dependencies=allow(Role.KELURAHAN),
         status_code=204,
         summary="Selesaikan konflik NIK (resolve a NIK conflict)",
     )
@@ -124,6 +157,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/households/{household_id}/visits",
+        dependencies=allow(Role.RT, Role.KADER, Role.KELURAHAN),
         status_code=201,
         summary='Catat kunjungan "Tengok Tetangga"',
     )
@@ -134,6 +168,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/households/{household_id}/members/{member_id}/measurements",
+        dependencies=allow(Role.KADER, Role.KELURAHAN),
         status_code=201,
         summary="Catat pengukuran anak (record a child measurement)",
     )
@@ -148,6 +183,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/households/{household_id}/assessments",
+        dependencies=allow(*FIELD),
         status_code=201,
         summary="Nilai kemiskinan rumah tangga (assess a household)",
     )
@@ -162,12 +198,18 @@ def routes(runtime: Runtime) -> APIRouter:
             status=score.status,
         )
 
-    @router.get("/rulesets", tags=["aturan (rulesets)"], summary="Aturan penilaian yang berlaku")
+    @router.get(
+        "/rulesets",
+        dependencies=allow(*EVERYONE),
+        tags=["aturan (rulesets)"],
+        summary="Aturan penilaian yang berlaku",
+    )
     async def rulesets() -> list[dict[str, Any]]:
         return [asdict(r) | {"key": r.key} for r in shipped_rulesets().values()]
 
     @router.post(
         "/rulesets/rescore",
+        dependencies=allow(Role.COORDINATOR),
         tags=["aturan (rulesets)"],
         summary="Nilai ulang rumah tangga dengan versi aturan baru (re-score after a change)",
     )
@@ -175,7 +217,12 @@ def routes(runtime: Runtime) -> APIRouter:
         with answers():
             return asdict(await assessing.rescore(uow, old=body.old, new=body.new))
 
-    @router.get("/areas", tags=["wilayah (areas)"], summary="Pohon wilayah Kota Bontang")
+    @router.get(
+        "/areas",
+        dependencies=allow(*EVERYONE),
+        tags=["wilayah (areas)"],
+        summary="Pohon wilayah Kota Bontang",
+    )
     async def area_tree() -> list[areas.AreaNode]:
         return areas.tree()
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from services.registry import areas, duplicates
 from services.registry.api import PROBLEMS
 from services.registry.duplicates import CandidateFilter, Decision, State
+from sinergi.auth import Role, allow
 from sinergi.errors import answers
 from sinergi.service import Runtime
 
@@ -196,7 +197,11 @@ def routes(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["duplikat (duplicates)"], responses=PROBLEMS)
     uow, engine = runtime.uow, runtime.engine
 
-    @router.get("/duplicates", summary="Antrean calon duplikat (duplicate review queue)")
+    @router.get(
+        "/duplicates",
+        dependencies=allow(Role.KELURAHAN, Role.KECAMATAN, Role.COORDINATOR),
+        summary="Antrean calon duplikat (duplicate review queue)",
+    )
     async def list_duplicates(
         kelurahan_code: str | None = None,
         state: State | None = "open",
@@ -215,23 +220,33 @@ def routes(runtime: Runtime) -> APIRouter:
     # Before /duplicates/{candidate_id}, which would take "scan" for an id.
     @router.post(
         "/duplicates/scan",
+        dependencies=allow(Role.KELURAHAN, Role.COORDINATOR),
         status_code=202,
         summary="Periksa ulang anggota sekelurahan atau sekota (queue a new scan)",
     )
     async def scan(body: ScanRequest) -> Queued:
         return Queued(queued=await duplicates.queue_kelurahan(uow, body.kelurahan_code))
 
-    @router.get("/duplicates/scan", summary="Anggota yang menunggu pemeriksaan (queued members)")
+    @router.get(
+        "/duplicates/scan",
+        dependencies=allow(Role.KELURAHAN, Role.KECAMATAN, Role.COORDINATOR),
+        summary="Anggota yang menunggu pemeriksaan (queued members)",
+    )
     async def waiting() -> Queued:
         return Queued(queued=await duplicates.waiting(engine))
 
-    @router.get("/duplicates/{candidate_id}", summary="Satu calon duplikat, berdampingan")
+    @router.get(
+        "/duplicates/{candidate_id}",
+        dependencies=allow(Role.KELURAHAN, Role.KECAMATAN, Role.COORDINATOR),
+        summary="Satu calon duplikat, berdampingan",
+    )
     async def read(candidate_id: UUID) -> DuplicateView:
         with answers():
             return DuplicateView.of(await duplicates.load_candidate(engine, candidate_id))
 
     @router.post(
         "/duplicates/{candidate_id}/decision",
+        dependencies=allow(Role.KELURAHAN),
         summary="Putuskan: gabungkan atau bukan duplikat (merge or not a duplicate)",
     )
     async def decide(candidate_id: UUID, body: Decide) -> DuplicateView:

@@ -23,6 +23,7 @@ from services.registry.api import PROBLEMS
 from services.registry.import_files import FileRejected
 from services.registry.imports import ImportSummary, import_file, load_report
 from services.registry.models import tables
+from sinergi.auth import FIELD, allow
 from sinergi.config import Settings
 from sinergi.db import create_engine
 from sinergi.errors import FieldProblem, ValidationProblem, answers
@@ -132,6 +133,7 @@ def import_routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/imports",
+        dependencies=allow(*FIELD),
         summary="Impor XLSX/CSV dari RT (one row per member; header names as in the template)",
     )
     async def upload(
@@ -165,7 +167,11 @@ def import_routes(runtime: Runtime) -> APIRouter:
                 raise HTTPException(422, detail=body) from None
         return ImportView.of(counts, report_csv)
 
-    @router.get("/imports/{import_id}", summary="Ringkasan satu impor (one import's summary)")
+    @router.get(
+        "/imports/{import_id}",
+        dependencies=allow(*FIELD),
+        summary="Ringkasan satu impor (one import's summary)",
+    )
     async def read(import_id: UUID) -> ImportView:
         with answers():
             async with runtime.engine.connect() as conn:
@@ -174,6 +180,7 @@ def import_routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/imports/{import_id}/report.csv",
+        dependencies=allow(*FIELD),
         summary="Laporan baris yang ditolak, CSV (rejected rows: row, column, rule, reason)",
         response_class=Response,
         responses={200: {"content": {"text/csv": {}}}},

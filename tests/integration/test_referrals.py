@@ -24,12 +24,13 @@ from tests.integration.test_assessments import CITY, city_answers
 from tests.integration.test_registry import member, registered
 from tests.integration.test_slice import LOK_TUAN
 from tests.system import System, eventually, start_system
+from tests.tokens import as_actor
 
 pytestmark = pytest.mark.integration
 
-KELURAHAN = {"X-Sinergi-Actor": f"kelurahan:{LOK_TUAN}"}
-DSPM = {"X-Sinergi-Actor": "agency:dspm"}
-BAZNAS = {"X-Sinergi-Actor": "agency:baznas"}
+KELURAHAN = as_actor(f"kelurahan:{LOK_TUAN}")
+DSPM = as_actor("agency:dspm")
+BAZNAS = as_actor("agency:baznas")
 OUTCOME = {
     "delivered": "Bantuan sembako 3 bulan",
     "delivered_on": "2026-11-20",
@@ -129,8 +130,11 @@ async def test_illegal_steps_wrong_sides_and_missing_reasons_get_clear_answers(
         assert wrong.status_code == 403, wrong.text
         other = await step(system.referrals, rid, "receive", BAZNAS)
         assert other.status_code == 403, other.text
-        anonymous = await system.referrals.post(f"/referrals/{rid}/receive", json={})
+        anonymous = await system.referrals.post(
+            f"/referrals/{rid}/receive", json={}, headers={"Authorization": ""}
+        )
         assert anonymous.status_code == 401, anonymous.text
+        assert anonymous.headers["www-authenticate"] == "Bearer"
         await step(system.referrals, rid, "receive", DSPM)
         no_reason = await step(system.referrals, rid, "reject", DSPM)
         assert no_reason.status_code == 422, no_reason.text
@@ -261,7 +265,7 @@ async def test_completing_the_last_open_referral_of_an_extreme_household_asks_to
             lambda r: len(r.json()["items"]) == 2,
         )
         for item in found.json()["items"]:
-            agency = {"X-Sinergi-Actor": f"agency:{item['agency']}"}
+            agency = as_actor(f"agency:{item['agency']}")
             for action, body in [("receive", {}), ("accept", {}), ("start", {})]:
                 await step(system.referrals, item["id"], action, agency, **body)
             done = await step(system.referrals, item["id"], "complete", agency, outcome=OUTCOME)

@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sinergi_contracts import HouseholdRegistered, subjects
 
 from tests.system import eventually, start_system
+from tests.tokens import as_actor
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +92,7 @@ async def test_a_request_trace_id_appears_on_the_consumer_spans(settings_for: An
         await eventually(  # the referrals service knows the household: its facts are in
             lambda: system.referrals.post(
                 "/referrals",
-                headers={"X-Sinergi-Actor": f"kelurahan:{LOK_TUAN}"},
+                headers=as_actor(f"kelurahan:{LOK_TUAN}"),
                 json={"household_id": household_id, "programme": "-"},
             ),
             lambda r: r.status_code == 422,

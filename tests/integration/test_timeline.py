@@ -42,6 +42,7 @@ from sinergi.migrate import upgrade
 from sinergi.natsserver import NatsServer, free_port
 from sinergi.service import Runtime, create_service_app
 from sinergi.streams import ensure_streams
+from tests import tokens
 from tests.integration.test_referrals import known_household, refer
 from tests.integration.test_registry import member, registered
 from tests.integration.test_slice import LOK_TUAN
@@ -456,7 +457,10 @@ async def test_a_replica_that_does_not_project_streams_the_same_entries_over_a_r
         replica_runtime: Runtime = replica.state.runtime
         hub = live.hub_for(replica_runtime.engine, LIVE_HUB, no_counts)
         try:
-            async with serving(replica) as base, httpx.AsyncClient(base_url=base) as client:
+            async with (
+                serving(replica) as base,
+                httpx.AsyncClient(base_url=base, headers=tokens.SYSTEM) as client,
+            ):
                 path = f"/households/{household_id}/timeline/stream"
                 async with client.stream("GET", path, timeout=15) as response:
                     assert response.status_code == 200

@@ -75,10 +75,25 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def poll(url: str, accept: object, timeout: float = 30.0) -> httpx.Response:
+def token_headers(data_dir: Path, *options: str) -> dict[str, str]:
+    """A token printed by `sinergi token`, signed with the key `sinergi up` made."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")}
+    printed = subprocess.run(
+        [sys.executable, "-m", "sinergi.cli", "token", "--data-dir", str(data_dir), *options],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return {"Authorization": f"Bearer {printed.stdout.strip()}"}
+
+
+def poll(
+    url: str, accept: object, headers: dict[str, str], timeout: float = 30.0
+) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while True:
-        response = httpx.get(url, timeout=5)
+        response = httpx.get(url, headers=headers, timeout=5)
         if callable(accept) and accept(response):
             return response
         if time.monotonic() > deadline:
@@ -91,18 +106,26 @@ def test_sinergi_up_runs_the_slice_stops_cleanly_and_keeps_the_data(tmp_path: Pa
     first = Up(data_dir)
     try:
         urls = first.wait_ready()
-        created = httpx.post(f"{urls['registry']}/households", json=household(), timeout=10)
+        anonymous = httpx.post(f"{urls['registry']}/households", json=household(), timeout=10)
+        assert anonymous.status_code == 401, anonymous.text
+        system = token_headers(data_dir, "--role", "system")
+        created = httpx.post(
+            f"{urls['registry']}/households", json=household(), headers=system, timeout=10
+        )
         assert created.status_code == 201, created.text
         household_id = created.json()["id"]
         poll(
             f"{urls['referrals']}/households/{household_id}/timeline",
             lambda r: len(r.json()["entries"]) == 1,
+            system,
         )
         poll(
             f"{urls['notifications']}/inbox?recipient=kelurahan:{LOK_TUAN}",
             lambda r: r.json()["unread"] == 1,
+            token_headers(data_dir, "--role", "kelurahan", "--kelurahan", "Lok Tuan"),
         )
-        assert httpx.get(f"{urls['registry']}/asyncapi", timeout=5).status_code == 200
+        asyncapi = httpx.get(f"{urls['registry']}/asyncapi", headers=system, timeout=5)
+        assert asyncapi.status_code == 200
         assert httpx.get(f"{urls['registry']}/docs", timeout=5).status_code == 200
     finally:
         assert first.stop() == 0, "".join(first.output)
@@ -114,9 +137,12 @@ def test_sinergi_up_runs_the_slice_stops_cleanly_and_keeps_the_data(tmp_path: Pa
     second = Up(data_dir)
     try:
         urls = second.wait_ready()
-        kept = httpx.get(f"{urls['registry']}/households/{household_id}", timeout=5)
+        # The key stays with the data: a token from the first run still opens the second.
+        kept = httpx.get(f"{urls['registry']}/households/{household_id}", headers=system, timeout=5)
         assert kept.status_code == 200
-        timeline = httpx.get(f"{urls['referrals']}/households/{household_id}/timeline", timeout=5)
+        timeline = httpx.get(
+            f"{urls['referrals']}/households/{household_id}/timeline", headers=system, timeout=5
+        )
         assert len(timeline.json()["entries"]) == 1
     finally:
         assert second.stop() == 0, "".join(second.output)

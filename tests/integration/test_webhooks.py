@@ -32,12 +32,15 @@ from services.notifications import api, deliveries_api, delivery_log, sending
 from services.notifications.app import DEFINITION
 from services.notifications.models import deliveries, delivery_attempts, subscriptions
 from services.notifications.subscriptions import new_secret
+from sinergi.auth import Role
 from sinergi.config import Settings
 from sinergi.db import create_engine
 from sinergi.migrate import upgrade
 from sinergi.natsserver import free_port
 from sinergi.service import Runtime, create_service_app, running
+from tests import tokens
 from tests.system import eventually
+from tests.tokens import as_actor
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +49,9 @@ FAST = {
     "delivery_poll_seconds": 0.05,
     "delivery_timeout_seconds": 2.0,
 }
-COORDINATOR = {"X-Sinergi-Actor": "coordinator:dinkes"}
+COORDINATOR = as_actor("coordinator:dinkes")
+DSPM_ADMIN = as_actor("agency:dspm", role=Role.AGENCY_ADMIN)
+BAZNAS_ADMIN = as_actor("agency:baznas", role=Role.AGENCY_ADMIN)
 
 
 # --- a real receiver ----------------------------------------------------------------------
@@ -262,7 +267,9 @@ async def service(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, 
     async with (
         running(runtime),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://notifications"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://notifications",
+            headers=tokens.SYSTEM,
         ) as client,
     ):
         yield client, runtime.engine
@@ -355,13 +362,9 @@ async def test_a_dead_endpoint_is_dead_lettered_and_disabled_while_a_healthy_one
         # Fixed and enabled again by its owner: the waiting ones leave; the dead ones stay
         # dead letters until replayed.
         receiver.behaviour["slow"] = Behaviour()
-        stranger = await client.post(
-            f"/subscriptions/{slow}/enable", headers={"X-Sinergi-Actor": "agency:baznas"}
-        )
+        stranger = await client.post(f"/subscriptions/{slow}/enable", headers=BAZNAS_ADMIN)
         assert stranger.status_code == 404
-        enabled = await client.post(
-            f"/subscriptions/{slow}/enable", headers={"X-Sinergi-Actor": "agency:dspm"}
-        )
+        enabled = await client.post(f"/subscriptions/{slow}/enable", headers=DSPM_ADMIN)
         assert enabled.status_code == 200, enabled.text
         assert enabled.json() == {"id": slow, "state": "active", "failures": 0, "pending": 3}
         await eventually(
@@ -383,23 +386,24 @@ async def test_a_replayed_dead_delivery_is_delivered_and_keeps_its_log(settings_
         listed = await client.get(
             "/deliveries",
             params={"event_id": event_id},
-            headers={"X-Sinergi-Actor": "agency:baznas"},
+            headers=as_actor("agency:baznas"),
         )
         (item,) = listed.json()["items"]
         assert item["state"] == "dead"
         assert item["last_error"] == "HTTP 500"
         delivery_id = item["id"]
-        other = await client.post(
-            f"/deliveries/{delivery_id}/replay", headers={"X-Sinergi-Actor": "agency:dspm"}
-        )
+        other = await client.post(f"/deliveries/{delivery_id}/replay", headers=DSPM_ADMIN)
         assert other.status_code == 404, other.text
-        assert (await client.get("/deliveries", headers={"X-Sinergi-Actor": "agency:dspm"})).json()[
+        assert (await client.get("/deliveries", headers=as_actor("agency:dspm"))).json()[
             "items"
         ] == []
         missing = await client.post("/deliveries/999999/replay", headers=COORDINATOR)
         assert missing.status_code == 404
         assert missing.json()["pesan"] == "Pengiriman tidak ditemukan"
-        assert (await client.post(f"/deliveries/{delivery_id}/replay")).status_code == 401
+        anonymous = await client.post(
+            f"/deliveries/{delivery_id}/replay", headers={"Authorization": ""}
+        )
+        assert anonymous.status_code == 401
 
         receiver.behaviour["down"] = Behaviour()
         replayed = await client.post(f"/deliveries/{delivery_id}/replay", headers=COORDINATOR)

@@ -26,6 +26,7 @@ from services.registry.import_rows import COLUMNS
 from services.registry.nik import compare_with_member, parse_nik, region_name
 from services.registry.risks import ANSWER_RISKS, stunting_risks
 from sinergi.config import Settings
+from tests import tokens
 
 Doc = dict[str, Any]
 
@@ -44,6 +45,7 @@ def doc() -> Doc:
         environment="test",
         database_url="sqlite+aiosqlite:///:memory:",
         nats_servers=["nats://127.0.0.1:1"],  # never dialled: the lifespan does not run
+        auth_key_file=tokens.KEY_FILE,
     )
     return create_app(settings).openapi()
 

@@ -1,0 +1,373 @@
+"""Who is calling: a bearer token (JWT) on every request but the health checks.
+
+Production verifies tokens from the city's OIDC provider (e.g. Keycloak) by its JWKS URL
+(`SINERGI_AUTH_JWKS_URL`). The embedded mode runs a built-in issuer: an ES256 key generated on
+first start in the data folder (`SINERGI_AUTH_KEY_FILE`), with which `sinergi token` signs
+tokens for trying the API. Settings refuse the built-in issuer in production, so no key made
+for a laptop ever signs a production request.
+
+A token names one role and the scope that goes with it, in plain claims the provider maps
+from its users' attributes: `role`, and `agency`, `kecamatan`, `kelurahan`, `rw`, `rt` as the
+role needs them (see REQUIRED_SCOPE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Final, Protocol
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from sinergi.errors import problem
+
+ALGORITHM: Final = "ES256"
+EMBEDDED_ISSUER: Final = "sinergi-embedded"
+AUDIENCE: Final = "sinergi"
+PROVIDER_ALGORITHMS: Final = ["RS256", "ES256", "PS256", "EdDSA"]
+JWKS_REFRESH_SECONDS: Final = 60.0
+
+
+class Role(StrEnum):
+    RT = "rt"
+    KADER = "kader"
+    KELURAHAN = "kelurahan"
+    KECAMATAN = "kecamatan"
+    AGENCY_STAFF = "agency_staff"
+    AGENCY_ADMIN = "agency_admin"
+    COORDINATOR = "coordinator"
+    AUDITOR = "auditor"
+    SYSTEM = "system"
+
+
+AGENCY_ROLES: Final = frozenset({Role.AGENCY_STAFF, Role.AGENCY_ADMIN})
+AREA_ROLES: Final = frozenset({Role.RT, Role.KADER, Role.KELURAHAN})
+CITY_ROLES: Final = frozenset({Role.COORDINATOR, Role.AUDITOR, Role.SYSTEM})
+
+# The claims each role's token must carry: its scope.
+REQUIRED_SCOPE: Final[Mapping[Role, tuple[str, ...]]] = {
+    Role.RT: ("kelurahan", "rw", "rt"),
+    Role.KADER: ("kelurahan",),
+    Role.KELURAHAN: ("kelurahan",),
+    Role.KECAMATAN: ("kecamatan",),
+    Role.AGENCY_STAFF: ("agency",),
+    Role.AGENCY_ADMIN: ("agency",),
+    Role.COORDINATOR: (),
+    Role.AUDITOR: (),
+    Role.SYSTEM: (),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The verified caller."""
+
+    subject: str
+    role: Role
+    agency: str | None = None
+    kecamatan: str | None = None
+    kelurahan: str | None = None
+    rw: int | None = None
+    rt: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """The name the services record and check the referral rules against."""
+        if self.role in AGENCY_ROLES:
+            return f"agency:{self.agency}"
+        if self.role in AREA_ROLES:
+            return f"kelurahan:{self.kelurahan}"
+        return f"coordinator:{self.subject}"
+
+    def claims(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"sub": self.subject, "role": self.role.value}
+        for name in ("agency", "kecamatan", "kelurahan", "rw", "rt"):
+            if (value := getattr(self, name)) is not None:
+                found[name] = value
+        return found
+
+    @classmethod
+    def of(cls, claims: Mapping[str, Any]) -> Principal:
+        """The principal a verified token's claims name; ValueError says what is wrong."""
+        try:
+            role = Role(str(claims.get("role")))
+        except ValueError:
+            raise ValueError(
+                f"peran tidak dikenal: {claims.get('role')!r} (unknown role); "
+                f"one of {', '.join(r.value for r in Role)}"
+            ) from None
+        missing = [name for name in REQUIRED_SCOPE[role] if claims.get(name) in (None, "")]
+        if missing:
+            raise ValueError(
+                f"token peran {role.value} tanpa {', '.join(missing)} "
+                f"(a {role.value} token must carry {', '.join(missing)})"
+            )
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise ValueError("token tanpa sub (the token names no subject)")
+
+        def number(name: str) -> int | None:
+            value = claims.get(name)
+            return None if value is None else int(value)
+
+        return cls(
+            subject=subject,
+            role=role,
+            agency=claims.get("agency") if role in AGENCY_ROLES else None,
+            kecamatan=claims.get("kecamatan"),
+            kelurahan=claims.get("kelurahan"),
+            rw=number("rw"),
+            rt=number("rt"),
+        )
+
+
+class Verifier(Protocol):
+    async def verify(self, token: str) -> Principal: ...
+
+
+def _principal(decode: Callable[[], Mapping[str, Any]]) -> Principal:
+    try:
+        return Principal.of(decode())
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("token kedaluwarsa (token expired)") from None
+    except jwt.PyJWTError as error:
+        raise Unauthenticated(f"token tidak sah (invalid token): {error}") from None
+    except ValueError as error:
+        raise Unauthenticated(str(error)) from None
+
+
+class Unauthenticated(Exception):
+    pass
+
+
+class KeyFileVerifier:
+    """The built-in issuer's tokens, checked with the public half of its key."""
+
+    def __init__(self, key_file: Path, *, issuer: str, audience: str) -> None:
+        self._public_key = load_key(key_file).public_key()
+        self._issuer, self._audience = issuer, audience
+
+    async def verify(self, token: str) -> Principal:
+        return _principal(
+            lambda: jwt.decode(
+                token,
+                self._public_key,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        )
+
+
+class JwksVerifier:
+    """An OIDC provider's tokens, checked with the keys its JWKS URL publishes.
+
+    The key set is fetched on first use and again when a token names a key not in it (the
+    provider rotated), at most once a minute so that made-up key ids cannot flood it.
+    """
+
+    def __init__(self, jwks_url: str, *, issuer: str, audience: str) -> None:
+        self._url, self._issuer, self._audience = jwks_url, issuer, audience
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = -JWKS_REFRESH_SECONDS
+        self._lock = asyncio.Lock()
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid", "")
+        except jwt.PyJWTError as error:
+            raise Unauthenticated(f"token tidak sah (invalid token): {error}") from None
+        key = self._keys.get(kid) or await self._refreshed(kid)
+        if key is None:
+            raise Unauthenticated(f"kunci token tidak dikenal (unknown signing key {kid!r})")
+        return _principal(
+            lambda: jwt.decode(
+                token,
+                key,
+                algorithms=PROVIDER_ALGORITHMS,
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        )
+
+    async def _refreshed(self, kid: str) -> jwt.PyJWK | None:
+        async with self._lock:
+            if (
+                kid not in self._keys
+                and time.monotonic() - self._fetched_at >= JWKS_REFRESH_SECONDS
+            ):
+                self._fetched_at = time.monotonic()
+                try:
+                    async with httpx.AsyncClient(timeout=5.0) as client:
+                        response = await client.get(self._url)
+                        response.raise_for_status()
+                    keys = jwt.PyJWKSet.from_dict(response.json()).keys
+                except (httpx.HTTPError, jwt.PyJWTError, ValueError) as error:
+                    raise Unauthenticated(
+                        f"kunci penyedia login tidak terbaca (provider keys unavailable): {error}"
+                    ) from None
+                self._keys = {k.key_id: k for k in keys if k.key_id}
+            return self._keys.get(kid)
+
+
+def load_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path}: not an EC private key")
+    return key
+
+
+def ensure_key(path: Path) -> Path:
+    """The built-in issuer's key at `path`, made (readable by this user only) if missing."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    # Written whole under another name, then linked in place: a service starting at the same
+    # moment finds either no key or the whole key, and the first link wins.
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(pem)
+    try:
+        os.link(partial, path)
+    except FileExistsError:
+        pass
+    finally:
+        partial.unlink()
+    return path
+
+
+def issue(
+    key_file: Path,
+    principal: Principal,
+    *,
+    issuer: str = EMBEDDED_ISSUER,
+    audience: str = AUDIENCE,
+    lifetime_seconds: float = 8 * 3600,
+) -> str:
+    """A token from the built-in issuer."""
+    Principal.of(principal.claims())  # the same rules a service applies
+    now = int(time.time())
+    claims = {
+        **principal.claims(),
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + int(lifetime_seconds),
+        "jti": str(uuid.uuid4()),
+    }
+    return jwt.encode(claims, load_key(key_file), algorithm=ALGORITHM)
+
+
+def system_headers(key_file: Path, subject: str, lifetime_seconds: float = 3600) -> dict[str, str]:
+    """Headers for a `system` caller (tools, benchmarks) signed by the built-in issuer."""
+    principal = Principal(subject=subject, role=Role.SYSTEM)
+    signed = issue(ensure_key(key_file), principal, lifetime_seconds=lifetime_seconds)
+    return {"Authorization": f"Bearer {signed}"}
+
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="Token JWT (OIDC, atau `sinergi token` pada mode tertanam) — a bearer JWT",
+)
+
+
+async def authenticated(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The caller, from the request's bearer token; 401 without a valid one."""
+    if credentials is None:
+        raise _unauthorised(
+            "header Authorization: Bearer <token> wajib (a bearer token is required)"
+        )
+    verifier: Verifier = request.app.state.verifier
+    try:
+        principal = await verifier.verify(credentials.credentials)
+    except Unauthenticated as error:
+        raise _unauthorised(str(error)) from None
+    request.state.principal = principal
+    return principal
+
+
+Caller = Annotated[Principal, Depends(authenticated)]
+
+
+def allow(*roles: Role) -> list[Any]:
+    """Route dependencies that let only `roles` (and `system`, other services) through:
+    function-level authorisation, e.g. `@router.post(..., dependencies=allow(Role.RT))`."""
+    allowed = frozenset(roles) | {Role.SYSTEM}
+    names = ", ".join(sorted(r.value for r in allowed))
+
+    async def check(principal: Caller) -> Principal:
+        if principal.role not in allowed:
+            raise problem(
+                403,
+                f"peran {principal.role.value} tidak boleh melakukan ini; hanya {names} "
+                f"(role {principal.role.value} may not do this; only {names})",
+            )
+        return principal
+
+    check.roles = allowed  # type: ignore[attr-defined]  # read by the policy test and docs
+    return [Depends(check)]
+
+
+def roles_of(dependencies: Any) -> frozenset[Role] | None:
+    """The roles a route's `allow(...)` lets through, or None when it has none."""
+    for dependency in dependencies:
+        roles = getattr(getattr(dependency, "dependency", None), "roles", None)
+        if roles is not None:
+            return frozenset(roles)
+    return None
+
+
+# The groups the services' routes are opened to.
+EVERYONE: Final = tuple(Role)
+FIELD: Final = (Role.RT, Role.KELURAHAN)
+AREA_READERS: Final = (Role.RT, Role.KADER, Role.KELURAHAN, Role.KECAMATAN, Role.COORDINATOR)
+CASE_WORKERS: Final = (Role.KELURAHAN, Role.AGENCY_STAFF, Role.AGENCY_ADMIN, Role.COORDINATOR)
+CASE_READERS: Final = (*CASE_WORKERS, Role.KECAMATAN)
+MANAGERS: Final = (Role.COORDINATOR, Role.KECAMATAN, Role.KELURAHAN, Role.AGENCY_ADMIN)
+
+
+def _unauthorised(detail: str) -> Exception:
+    error = problem(401, detail)
+    error.headers = {"WWW-Authenticate": "Bearer"}
+    return error
+
+
+def verifier_for(settings: Any) -> Verifier:
+    """The verifier `settings` (sinergi.config.Settings) ask for."""
+    if settings.auth_jwks_url:
+        return JwksVerifier(
+            settings.auth_jwks_url, issuer=settings.auth_issuer, audience=settings.auth_audience
+        )
+    if settings.auth_key_file:
+        return KeyFileVerifier(
+            ensure_key(settings.auth_key_file),
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+        )
+    raise RuntimeError(
+        "auth: set SINERGI_AUTH_JWKS_URL (OIDC provider) or SINERGI_AUTH_KEY_FILE "
+        "(built-in issuer, development)"
+    )
