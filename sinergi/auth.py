@@ -90,6 +90,24 @@ class Principal:
             return f"kelurahan:{self.kelurahan}"
         return f"coordinator:{self.subject}"
 
+    @property
+    def city_wide(self) -> bool:
+        return self.role in CITY_ROLES
+
+    def covers(self, kelurahan_code: str, rw: int, rt: int) -> bool:
+        """Whether a household at this address is in the caller's area (object level: an RT
+        sees its RT, a kader and a kelurahan their kelurahan, a kecamatan its kelurahan).
+        Agencies see households through their referrals, not by area."""
+        if self.role in CITY_ROLES:
+            return True
+        if self.role is Role.KECAMATAN:
+            return kelurahan_code.startswith(f"{self.kecamatan}.")
+        if self.role not in AREA_ROLES or kelurahan_code != self.kelurahan:
+            return False
+        if self.role is Role.RT:
+            return (rw, rt) == (self.rw, self.rt)
+        return self.role is not Role.KADER or self.rw is None or rw == self.rw
+
     def claims(self) -> dict[str, Any]:
         found: dict[str, Any] = {"sub": self.subject, "role": self.role.value}
         for name in ("agency", "kecamatan", "kelurahan", "rw", "rt"):

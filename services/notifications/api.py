@@ -9,10 +9,10 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.notifications import digest, inbox, subscriptions
+from services.notifications import digest, inbox, scope, subscriptions
 from services.notifications.inbox import INBOX_HUB, StoredItem
 from sinergi import live
-from sinergi.auth import EVERYONE, Role, allow
+from sinergi.auth import EVERYONE, Caller, Role, allow
 from sinergi.errors import answers
 from sinergi.service import Runtime
 
@@ -71,7 +71,7 @@ class SubscriptionRequest(BaseModel):
                     "owner": "agency:baznas",
                     "channel": "webhook",
                     "audience": "agency:baznas",
-                    "event_types": ["id.sinergi.referrals.referral_requested.v1"],
+                    "event_types": ["id.go.bontang.sinergi.referrals.referral_requested.v1"],
                     "target": "https://sistem.baznas-bontang.example/sinergi/webhook",
                     "language": "id",
                 }
@@ -149,11 +149,13 @@ def routes(runtime: Runtime) -> APIRouter:
     )
     async def read_inbox(
         recipient: Recipient,
+        principal: Caller,
         unread_only: bool = False,
         event_type: Annotated[str | None, Query(max_length=200)] = None,
         before: Annotated[int | None, Query(ge=1)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> InboxView:
+        scope.check_own(principal, recipient, "recipient")
         items, unread = await inbox.read(
             engine,
             recipient=recipient,
@@ -175,7 +177,8 @@ def routes(runtime: Runtime) -> APIRouter:
         summary="Tandai dibaca (mark read)",
         tags=["kotak masuk (inbox)"],
     )
-    async def mark_read(request: MarkRead) -> MarkedRead:
+    async def mark_read(request: MarkRead, principal: Caller) -> MarkedRead:
+        scope.check_own(principal, request.recipient, "recipient")
         marked, unread = await inbox.mark_read(engine, recipient=request.recipient, ids=request.ids)
         return MarkedRead(marked=marked, unread=unread)
 
@@ -191,9 +194,11 @@ def routes(runtime: Runtime) -> APIRouter:
     )
     async def inbox_stream(
         recipient: Recipient,
+        principal: Caller,
         after: Annotated[int, Query(ge=0)] = 0,
         last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
     ) -> StreamingResponse:
+        scope.check_own(principal, recipient, "recipient")
         start = last_event_id if last_event_id is not None else after
         return StreamingResponse(
             live.stream(hub, feed, recipient, after=start),
@@ -208,7 +213,10 @@ def routes(runtime: Runtime) -> APIRouter:
         summary="Berlangganan (subscribe)",
         tags=["langganan (subscriptions)"],
     )
-    async def subscribe(request: SubscriptionRequest) -> CreatedSubscription:
+    async def subscribe(request: SubscriptionRequest, principal: Caller) -> CreatedSubscription:
+        scope.check_own(principal, request.owner, "owner")
+        # What it hears must be the caller's too: no subscribing to another agency's events.
+        scope.check_own(principal, request.audience, "audience")
         with answers():
             row = await subscriptions.create(
                 engine, subscriptions.NewSubscription(**request.model_dump())
@@ -222,9 +230,12 @@ def routes(runtime: Runtime) -> APIRouter:
         tags=["langganan (subscriptions)"],
     )
     async def list_subscriptions(
+        principal: Caller,
         owner: Annotated[str | None, Query(max_length=100)] = None,
     ) -> list[SubscriptionView]:
-        return [_view(row) for row in await subscriptions.listed(engine, owner=owner)]
+        among = scope.own_recipients(principal)
+        found = await subscriptions.listed(engine, owner=owner, among=among)
+        return [_view(row) for row in found]
 
     @router.get(
         "/subscriptions/{subscription_id}",
@@ -234,9 +245,11 @@ def routes(runtime: Runtime) -> APIRouter:
     )
     async def get_subscription(
         subscription_id: Annotated[str, Path(max_length=36)],
+        principal: Caller,
     ) -> SubscriptionView:
         with answers():
-            return _view(await subscriptions.get(engine, subscription_id))
+            found = await subscriptions.get(engine, subscription_id)
+        return _view(scope.owned(principal, found))
 
     @router.delete(
         "/subscriptions/{subscription_id}",
@@ -245,8 +258,11 @@ def routes(runtime: Runtime) -> APIRouter:
         summary="Berhenti berlangganan (unsubscribe)",
         tags=["langganan (subscriptions)"],
     )
-    async def unsubscribe(subscription_id: Annotated[str, Path(max_length=36)]) -> Response:
+    async def unsubscribe(
+        subscription_id: Annotated[str, Path(max_length=36)], principal: Caller
+    ) -> Response:
         with answers():
+            scope.owned(principal, await subscriptions.get(engine, subscription_id))
             await subscriptions.delete(engine, subscription_id)
         return Response(status_code=204)
 

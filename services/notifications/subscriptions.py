@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -119,11 +120,16 @@ async def create(engine: AsyncEngine, new: NewSubscription) -> dict[str, Any]:
     return row
 
 
-async def listed(engine: AsyncEngine, *, owner: str | None) -> list[dict[str, Any]]:
+async def listed(
+    engine: AsyncEngine, *, owner: str | None, among: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """Live subscriptions, of `owner` if named, and only of owners `among` if given."""
     t = subscriptions.c
     query = select(subscriptions).where(t.state != "deleted").order_by(t.created_at)
     if owner:
         query = query.where(t.owner == owner)
+    if among is not None:
+        query = query.where(t.owner.in_(sorted(among)))
     async with engine.connect() as conn:
         return [dict(row._mapping) for row in await conn.execute(query)]
 

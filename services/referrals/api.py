@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from services.referrals import handlers
+from services.referrals import handlers, scope
 from services.referrals.domain import TimelineEntry, who_and_agency
 from sinergi import live
 from sinergi.auth import CASE_READERS, allow
@@ -104,10 +104,11 @@ def routes(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["linimasa (timeline)"])
     engine = runtime.engine
     hub = live.hub_for(engine, handlers.LIVE_HUB, handlers.timeline_counts)
+    seen = scope.household_seen(engine)  # the path's household is one the caller may see
 
     @router.get(
         "/households/{household_id}/timeline",
-        dependencies=allow(*CASE_READERS),
+        dependencies=[*allow(*CASE_READERS), seen],
         summary="Linimasa kasus rumah tangga (a household's case timeline)",
         response_model=TimelinePage,
     )
@@ -158,7 +159,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/households/{household_id}/timeline/stream",
-        dependencies=allow(*CASE_READERS),
+        dependencies=[*allow(*CASE_READERS), seen],
         summary="Linimasa kasus, langsung (the case timeline, live: SSE)",
         description=SSE_DESCRIPTION,
         response_class=StreamingResponse,

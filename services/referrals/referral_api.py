@@ -13,11 +13,11 @@ from sinergi_contracts import Outcome
 from sinergi_contracts.referral import ReferralStatus
 
 from services.referrals import directory as directories
-from services.referrals import lifecycle, reports
+from services.referrals import lifecycle, reports, scope
 from services.referrals import referrals as use_cases
 from services.referrals.referrals import Referral
 from sinergi.actors import current_actor
-from sinergi.auth import CASE_READERS, CASE_WORKERS, EVERYONE, MANAGERS, allow
+from sinergi.auth import CASE_READERS, CASE_WORKERS, EVERYONE, MANAGERS, Caller, allow
 from sinergi.errors import FieldRejected, ProblemDetail, ValidationProblem, answers
 from sinergi.service import Runtime
 
@@ -186,7 +186,7 @@ def routes(runtime: Runtime) -> APIRouter:
         summary="Daftar rujukan: status, instansi, kelurahan, umur",
     )
     async def list_referrals(
-        actor: Actor,
+        principal: Caller,
         status: ReferralStatus | None = None,
         agency: str | None = None,
         kelurahan_code: str | None = None,
@@ -206,10 +206,15 @@ def routes(runtime: Runtime) -> APIRouter:
         )
         with answers():
             found = await reports.list_referrals(
-                engine, where, after=after, limit=limit, now=use_cases.now()
+                engine,
+                where,
+                after=after,
+                limit=limit,
+                now=use_cases.now(),
+                within=scope.visible_referrals(principal),
             )
         return ReferralPage(
-            items=[ReferralView.of(r, actor) for r in found],
+            items=[ReferralView.of(r, principal.actor) for r in found],
             next_after=str(found[-1].id) if len(found) == limit else None,
         )
 
@@ -221,13 +226,14 @@ def routes(runtime: Runtime) -> APIRouter:
     async def read(
         referral_id: UUID,
         response: Response,
-        actor: Actor,
+        principal: Caller,
     ) -> ReferralView:
         with answers():
             async with engine.connect() as conn:
                 referral = await use_cases.load(conn, referral_id)
+        scope.referral_seen(referral, principal)
         _tagged(response, referral)
-        return ReferralView.of(referral, actor)
+        return ReferralView.of(referral, principal.actor)
 
     @router.post(
         "/referrals/{referral_id}/{action}",
@@ -239,11 +245,14 @@ def routes(runtime: Runtime) -> APIRouter:
         referral_id: UUID,
         action: Action,
         body: Step,
-        actor: Actor,
+        principal: Caller,
         response: Response,
         if_match: Annotated[str | None, Header(description='Versi yang dilihat, mis. "3"')] = None,
     ) -> ReferralView:
+        actor = principal.actor
         with answers():
+            async with engine.connect() as conn:
+                scope.referral_seen(await use_cases.load(conn, referral_id), principal)
             referral = await use_cases.act(
                 uow,
                 directory,
@@ -259,7 +268,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/households/{household_id}/benefits",
-        dependencies=allow(*CASE_READERS),
+        dependencies=[*allow(*CASE_READERS), scope.household_seen(engine)],
         summary="Manfaat yang diterima rumah tangga, semua sumber dana (active benefits)",
     )
     async def household_benefits(household_id: UUID) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.referrals import lifecycle
@@ -31,11 +31,20 @@ class ReferralFilter:
 
 
 async def list_referrals(
-    engine: AsyncEngine, where: ReferralFilter, *, after: str | None, limit: int, now: datetime
+    engine: AsyncEngine,
+    where: ReferralFilter,
+    *,
+    after: str | None,
+    limit: int,
+    now: datetime,
+    within: ColumnElement[bool] | None = None,
 ) -> list[Referral]:
-    """Oldest request first; `after` is the id of the last referral of the previous page."""
+    """Oldest request first; `after` is the id of the last referral of the previous page;
+    `within`, the caller's share (scope.visible_referrals)."""
     t = referrals.c
     query = select(referrals)
+    if within is not None:
+        query = query.where(within)
     if where.status:
         query = query.where(t.status == where.status)
     if where.agency:

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from services.registry import areas, assessing, domain, handlers, queries
+from services.registry import areas, assessing, domain, handlers, queries, scope
 from services.registry.assessment import shipped_rulesets
 from services.registry.schemas import (
     AddMember,
@@ -27,7 +27,7 @@ from services.registry.schemas import (
     ResolveConflict,
     ReturnToRt,
 )
-from sinergi.auth import AREA_READERS, EVERYONE, FIELD, Role, allow
+from sinergi.auth import AREA_READERS, EVERYONE, FIELD, Caller, Role, allow
 from sinergi.errors import ProblemDetail, ValidationProblem, answers
 from sinergi.service import Runtime
 
@@ -42,11 +42,13 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 def routes(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["rumah tangga (households)"], responses=PROBLEMS)
     uow, engine = runtime.uow, runtime.engine
+    here = scope.in_area(engine)  # the path's household is in the caller's area
 
     @router.post(
         "/households", dependencies=allow(*FIELD), status_code=201, summary="Daftarkan rumah tangga"
     )
-    async def register(body: RegisterHousehold) -> HouseholdView:
+    async def register(body: RegisterHousehold, principal: Caller) -> HouseholdView:
+        scope.check_address(principal, body.kelurahan_code, body.rw, body.rt)
         with answers():
             return HouseholdView.of(await handlers.register_household(uow, **body.model_dump()))
 
@@ -56,6 +58,7 @@ def routes(runtime: Runtime) -> APIRouter:
         summary="Daftar rumah tangga, disaring (filtered list)",
     )
     async def list_households(
+        principal: Caller,
         kelurahan_code: str | None = None,
         rw: Annotated[int | None, Query(ge=1)] = None,
         rt: Annotated[int | None, Query(ge=1)] = None,
@@ -73,6 +76,7 @@ def routes(runtime: Runtime) -> APIRouter:
             poverty_status=poverty_status,
             stunting=stunting,
         )
+        where = scope.narrowed(where, principal)
         found = await queries.list_households(engine, where, after=after, limit=limit)
         return HouseholdPage(
             items=[HouseholdView.of(h) for h in found],
@@ -81,7 +85,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/households/{household_id}",
-        dependencies=allow(*AREA_READERS),
+        dependencies=[*allow(*AREA_READERS), here],
         summary="Rincian rumah tangga (detail)",
     )
     async def read(household_id: UUID) -> HouseholdDetailView:
@@ -97,7 +101,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/households/{household_id}/members",
-        dependencies=allow(*FIELD),
+        dependencies=[*allow(*FIELD), here],
         status_code=201,
         summary="Tambah anggota",
     )
@@ -107,7 +111,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/households/{household_id}/kk",
-        dependencies=allow(*FIELD),
+        dependencies=[*allow(*FIELD), here],
         summary="Ganti No. KK (riwayat disimpan)",
     )
     async def change_kk(household_id: UUID, body: ChangeKk) -> HouseholdView:
@@ -118,7 +122,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/households/{household_id}/submit",
-        dependencies=allow(*FIELD),
+        dependencies=[*allow(*FIELD), here],
         summary="RT mengirim untuk verifikasi",
     )
     async def submit(household_id: UUID) -> HouseholdView:
@@ -127,7 +131,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/households/{household_id}/verify",
-        dependencies=allow(Role.KELURAHAN),
+        dependencies=[*allow(Role.KELURAHAN), here],
         summary="Kelurahan memverifikasi",
     )
     async def verify(household_id: UUID) -> HouseholdView:
@@ -136,7 +140,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/households/{household_id}/return",
-        dependencies=allow(Role.KELURAHAN),
+        dependencies=[*allow(Role.KELURAHAN), here],
         summary="Kelurahan mengembalikan ke RT",
     )
     async def return_to_rt(household_id: UUID, body: ReturnToRt) -> HouseholdView:
@@ -157,7 +161,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/households/{household_id}/visits",
-        dependencies=allow(Role.RT, Role.KADER, Role.KELURAHAN),
+        dependencies=[*allow(Role.RT, Role.KADER, Role.KELURAHAN), here],
         status_code=201,
         summary='Catat kunjungan "Tengok Tetangga"',
     )
@@ -168,7 +172,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/households/{household_id}/members/{member_id}/measurements",
-        dependencies=allow(Role.KADER, Role.KELURAHAN),
+        dependencies=[*allow(Role.KADER, Role.KELURAHAN), here],
         status_code=201,
         summary="Catat pengukuran anak (record a child measurement)",
     )
@@ -183,7 +187,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.post(
         "/households/{household_id}/assessments",
-        dependencies=allow(*FIELD),
+        dependencies=[*allow(*FIELD), here],
         status_code=201,
         summary="Nilai kemiskinan rumah tangga (assess a household)",
     )

@@ -23,6 +23,7 @@ class HouseholdFilter:
     verification: str | None = None
     poverty_status: str | None = None
     stunting: bool | None = None
+    kecamatan_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,23 @@ def _filtered(query: Select[Any], where: HouseholdFilter) -> Select[Any]:
             query = query.where(column == value)
     if where.stunting is not None:
         query = query.where(c.stunted_children > 0 if where.stunting else c.stunted_children == 0)
+    if where.kecamatan_code is not None:
+        query = query.where(
+            c.kelurahan_code.startswith(f"{where.kecamatan_code}.", autoescape=True)
+        )
     return query
+
+
+async def household_address(engine: AsyncEngine, household_id: UUID) -> tuple[str, int, int] | None:
+    """The household's kelurahan, RW and RT, or None when there is no such household."""
+    c = households.c
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(c.kelurahan_code, c.rw, c.rt).where(c.id == str(household_id))
+            )
+        ).first()
+    return None if row is None else (row.kelurahan_code, row.rw, row.rt)
 
 
 async def list_households(

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from sinergi_contracts import ReferralRequested
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -332,3 +333,196 @@ async def test_a_token_from_sinergi_token_opens_what_its_role_may(
         sinergi_token, "--role", "system", SINERGI_ENVIRONMENT="production"
     )
     assert production.returncode != 0 and "not for production" in production.stderr
+
+
+# --- API1 broken object-level authorisation, API3 mass assignment -------------------------
+
+LOK_TUAN, API_API, TANJUNG_LAUT = "64.74.01.1003", "64.74.01.1006", "64.74.02.1001"
+
+
+def place(no_kk: str, kelurahan: str = LOK_TUAN, rw: int = 1, rt: int = 1) -> dict[str, Any]:
+    return {"no_kk": no_kk, "kelurahan_code": kelurahan, "rw": rw, "rt": rt,
+            "address": "Jl. Pupuk Raya No. 1", "head_name": "Siti Aminah"}  # fmt: skip
+
+
+class Tally:
+    """Attempts that must fail, per OWASP class; what got through is kept to show."""
+
+    def __init__(self) -> None:
+        self.attempts: Counter[str] = Counter()
+        self.through: list[str] = []
+
+    def expect(self, kind: str, answer: Any, *refused: int) -> None:
+        self.attempts[kind] += 1
+        if answer.status_code not in refused:
+            self.through.append(f"{kind}: {answer.request.method} {answer.request.url} → "
+                                f"{answer.status_code} {answer.text[:200]}")  # fmt: skip
+
+    def report(self) -> None:
+        for kind, n in sorted(self.attempts.items()):
+            print(f"\n{kind}: {n} percobaan, {sum(kind in t for t in self.through)} berhasil")
+        assert self.through == []
+
+
+async def test_an_rt_a_kelurahan_and_a_kecamatan_reach_only_their_own_households(
+    settings_for: Any,
+) -> None:
+    tally = Tally()
+    rt_1 = tokens.bearer(Role.RT, "rt-1-1", kelurahan=LOK_TUAN, rw=1, rt=1)
+    rt_2 = tokens.bearer(Role.RT, "rt-1-2", kelurahan=LOK_TUAN, rw=1, rt=2)
+    api_api = tokens.bearer(Role.KELURAHAN, "lurah-api-api", kelurahan=API_API)
+    utara = tokens.bearer(Role.KECAMATAN, "camat-utara", kecamatan="64.74.01")
+    selatan = tokens.bearer(Role.KECAMATAN, "camat-selatan", kecamatan="64.74.02")
+    async with start_system(settings_for, services=("registry",)) as system:
+        registry = system.registry
+        mine = await registry.post("/households", json=place("6474010101300001"), headers=rt_1)
+        assert mine.status_code == 201, mine.text
+        theirs = await registry.post("/households", json=place("6474010101300002", rt=2))
+        assert theirs.status_code == 201
+        mine_id, theirs_id = mine.json()["id"], theirs.json()["id"]
+
+        # Registering outside one's own area names the field.
+        wrong_rt = await registry.post(
+            "/households", json=place("6474010101300003", rt=2), headers=rt_1
+        )
+        tally.expect("API1 object level", wrong_rt, 403)
+        assert "rt" in wrong_rt.json()["pesan"]
+        wrong_kelurahan = await registry.post(
+            "/households", json=place("6474010101300004", kelurahan=API_API), headers=rt_1
+        )
+        tally.expect("API1 object level", wrong_kelurahan, 403)
+        assert "kelurahan_code" in wrong_kelurahan.json()["pesan"]
+
+        # Another RT's household does not exist for this RT, read or written.
+        assert (await registry.get(f"/households/{mine_id}", headers=rt_1)).status_code == 200
+        member = {"nik": "6474014107850002", "name": "Rina", "sex": "P",
+                  "birth_date": "1985-07-01", "relationship": "istri"}  # fmt: skip
+        attempts = [
+            registry.get(f"/households/{theirs_id}", headers=rt_1),
+            registry.post(f"/households/{theirs_id}/members", json=member, headers=rt_1),
+            registry.post(f"/households/{theirs_id}/submit", headers=rt_1),
+            registry.post(f"/households/{theirs_id}/verify", headers=api_api),
+            registry.get(f"/households/{mine_id}", headers=rt_2),
+            registry.get(f"/households/{mine_id}", headers=api_api),
+            registry.get(f"/households/{mine_id}", headers=selatan),
+        ]
+        for attempt in attempts:
+            tally.expect("API1 object level", await attempt, 404)
+        assert (await registry.get(f"/households/{mine_id}", headers=utara)).status_code == 200
+
+        # Lists show one's own area only; asking for another's is refused.
+        own = (await registry.get("/households", headers=rt_1)).json()["items"]
+        assert [h["id"] for h in own] == [mine_id]
+        assert len((await registry.get("/households", headers=utara)).json()["items"]) == 2
+        assert (await registry.get("/households", headers=selatan)).json()["items"] == []
+        for query, headers in [({"rt": 2}, rt_1), ({"kelurahan_code": LOK_TUAN}, api_api),
+                               ({"kelurahan_code": LOK_TUAN}, selatan)]:  # fmt: skip
+            listed = await registry.get("/households", params=query, headers=headers)
+            tally.expect("API1 object level", listed, 403)
+    tally.report()
+
+
+async def test_an_agency_reaches_only_the_referrals_and_households_it_serves(
+    settings_for: Any,
+) -> None:
+    tally = Tally()
+    lurah = tokens.bearer(Role.KELURAHAN, "lurah-lok-tuan", kelurahan=LOK_TUAN)
+    dspm = tokens.bearer(Role.AGENCY_STAFF, "staf-dspm", agency="dspm")
+    baznas = tokens.bearer(Role.AGENCY_STAFF, "staf-baznas", agency="baznas")
+    api_api = tokens.bearer(Role.KELURAHAN, "lurah-api-api", kelurahan=API_API)
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        created = await system.registry.post("/households", json=place("6474010101300011"))
+        household_id = created.json()["id"]
+
+        async def referred() -> Any:
+            return await system.referrals.post(
+                "/referrals",
+                json={"household_id": household_id, "programme": "dspm-bansos"},
+                headers=lurah,
+            )
+
+        from tests.system import eventually
+
+        referral = (await eventually(referred, lambda r: r.status_code == 201)).json()
+        rid = referral["id"]
+        referrals = system.referrals
+        assert (await referrals.get(f"/referrals/{rid}", headers=dspm)).status_code == 200
+        timeline = f"/households/{household_id}/timeline"
+        assert (await referrals.get(timeline, headers=dspm)).status_code == 200
+        for headers in (baznas, api_api):
+            for attempt in (
+                referrals.get(f"/referrals/{rid}", headers=headers),
+                referrals.post(f"/referrals/{rid}/receive", json={}, headers=headers),
+                referrals.post(f"/referrals/{rid}/cancel", json={"reason": "x"}, headers=headers),
+                referrals.get(timeline, headers=headers),
+                referrals.get(f"/households/{household_id}/benefits", headers=headers),
+            ):
+                tally.expect("API1 object level", await attempt, 404)
+            listed = await referrals.get("/referrals", headers=headers)
+            assert listed.status_code == 200 and listed.json()["items"] == []
+            for_dspm = await referrals.get("/referrals", params={"agency": "dspm"}, headers=headers)
+            assert for_dspm.json()["items"] == []
+        # Mass assignment: a step cannot set the status, version or agency itself.
+        forced = await referrals.post(
+            f"/referrals/{rid}/receive",
+            json={"status": "completed", "version": 9, "agency": "baznas"},
+            headers=dspm,
+        )
+        tally.expect("API3 mass assignment", forced, 422)
+        after = (await referrals.get(f"/referrals/{rid}", headers=dspm)).json()
+        assert (after["status"], after["version"], after["agency"]) == ("requested", 1, "dspm")
+        planted = await system.registry.post(
+            "/households",
+            json=place("6474010101300012") | {"verification": "verified", "id": str(uuid.uuid4())},
+        )
+        tally.expect("API3 mass assignment", planted, 422)
+    tally.report()
+
+
+async def test_inboxes_and_subscriptions_are_their_owners_only(settings_for: Any) -> None:
+    tally = Tally()
+    dspm = tokens.bearer(Role.AGENCY_ADMIN, "admin-dspm", agency="dspm")
+    baznas = tokens.bearer(Role.AGENCY_ADMIN, "admin-baznas", agency="baznas")
+    rt = tokens.bearer(Role.RT, "rt-3-12", kelurahan=LOK_TUAN, rw=3, rt=12)
+    async with start_system(settings_for, services=("notifications",)) as system:
+        notifications = system.notifications
+        own = await notifications.get("/inbox", params={"recipient": "agency:dspm"}, headers=dspm)
+        assert own.status_code == 200
+        rt_inbox = {"recipient": f"rt:{LOK_TUAN}:3:12"}
+        assert (await notifications.get("/inbox", params=rt_inbox, headers=rt)).status_code == 200
+        subscription = {
+            "owner": "agency:dspm",
+            "channel": "webhook",
+            "audience": "agency:dspm",
+            "target": "https://dspm.bontangkota.go.id/hooks/sinergi",
+            "event_types": [ReferralRequested.ce_type()],
+        }
+        eavesdrop = subscription | {"owner": "agency:baznas"}  # DSPM's events to Baznas
+        created = await notifications.post("/subscriptions", json=subscription, headers=dspm)
+        assert created.status_code == 201, created.text
+        sid = created.json()["id"]
+        for attempt, refused in (
+            (notifications.get("/inbox", params={"recipient": "agency:dspm"}, headers=baznas), 403),
+            (notifications.get("/inbox", params={"recipient": "city"}, headers=rt), 403),
+            (
+                notifications.get(
+                    "/inbox", params={"recipient": f"kelurahan:{LOK_TUAN}"}, headers=rt
+                ),
+                403,
+            ),
+            (
+                notifications.post(
+                    "/inbox/read", json={"recipient": "agency:dspm"}, headers=baznas
+                ),
+                403,
+            ),
+            (notifications.post("/subscriptions", json=subscription, headers=baznas), 403),
+            (notifications.post("/subscriptions", json=eavesdrop, headers=baznas), 403),
+            (notifications.get(f"/subscriptions/{sid}", headers=baznas), 404),
+            (notifications.delete(f"/subscriptions/{sid}", headers=baznas), 404),
+        ):
+            tally.expect("API1 object level", await attempt, refused)
+        listed = await notifications.get("/subscriptions", headers=baznas)
+        assert listed.json() == []
+        assert [s["id"] for s in (await notifications.get("/subscriptions", headers=dspm)).json()]
+    tally.report()

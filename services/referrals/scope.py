@@ -1,0 +1,88 @@
+"""Which referrals and households a caller may see: object-level authorisation in referrals.
+
+An agency sees the referrals addressed to it or sent by it, and the timeline and benefits of
+the households those referrals are about; a kelurahan its kelurahan's (and those it sent); a
+kecamatan its kelurahan's; a coordinator (and other services) the whole city. What a caller
+may not see answers 404, as if it did not exist, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import Depends
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.referrals.models import household_facts, referrals
+from services.referrals.referrals import Referral
+from sinergi.auth import AGENCY_ROLES, Caller, Principal, Role
+from sinergi.errors import problem
+
+HOUSEHOLD_NOT_FOUND = "Rumah tangga tidak ditemukan (household not found)"
+REFERRAL_NOT_FOUND = "Rujukan tidak ditemukan (referral not found)"
+
+
+def visible_referrals(principal: Principal) -> ColumnElement[bool] | None:
+    """The SQL condition on `referrals` for what the caller sees (None: everything)."""
+    t = referrals.c
+    if principal.city_wide:
+        return None
+    if principal.role in AGENCY_ROLES:
+        return or_(t.agency == principal.agency, t.referrer == principal.actor)
+    if principal.role is Role.KECAMATAN:
+        return t.kelurahan_code.startswith(f"{principal.kecamatan}.", autoescape=True)
+    if principal.role is Role.KELURAHAN:
+        return or_(t.kelurahan_code == principal.kelurahan, t.referrer == principal.actor)
+    return false()
+
+
+def sees_referral(principal: Principal, referral: Referral) -> bool:
+    if principal.city_wide:
+        return True
+    if principal.role in AGENCY_ROLES:
+        return principal.actor in (f"agency:{referral.agency}", referral.referrer)
+    if principal.role is Role.KECAMATAN:
+        return referral.kelurahan_code.startswith(f"{principal.kecamatan}.")
+    if principal.role is Role.KELURAHAN:
+        return (
+            principal.kelurahan == referral.kelurahan_code or referral.referrer == principal.actor
+        )
+    return False
+
+
+async def sees_household(engine: AsyncEngine, principal: Principal, household_id: UUID) -> bool:
+    if principal.city_wide:
+        return True
+    key = str(household_id)
+    if principal.role in AGENCY_ROLES:
+        theirs = visible_referrals(principal)
+        assert theirs is not None  # an agency's share is never the whole city
+        condition: Any = exists().where(and_(referrals.c.household_id == key, theirs))
+    else:
+        facts = household_facts.c
+        in_area = (
+            facts.kelurahan_code.startswith(f"{principal.kecamatan}.", autoescape=True)
+            if principal.role is Role.KECAMATAN
+            else facts.kelurahan_code == principal.kelurahan
+        )
+        condition = exists().where(and_(facts.household_id == key, in_area))
+    async with engine.connect() as conn:
+        return bool(await conn.scalar(select(condition)))
+
+
+def household_seen(engine: AsyncEngine) -> Any:
+    """A route dependency: the path's household is one the caller may see (404 otherwise)."""
+
+    async def check(household_id: UUID, principal: Caller) -> None:
+        if not await sees_household(engine, principal, household_id):
+            raise problem(404, HOUSEHOLD_NOT_FOUND)
+
+    return Depends(check)
+
+
+def referral_seen(referral: Referral, principal: Principal) -> Referral:
+    if not sees_referral(principal, referral):
+        raise problem(404, REFERRAL_NOT_FOUND)
+    return referral

@@ -1,0 +1,71 @@
+"""Which households a caller may see and change: object-level authorisation in the registry.
+
+An RT works on its own RT, a kader and a kelurahan on their kelurahan, a kecamatan on its
+kelurahan, a coordinator (and other services) on the whole city. A household outside the
+caller's area answers 404, as if it did not exist, so ids cannot be probed; a request that
+names another area (a filter, a new household's address) answers 403 naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+from uuid import UUID
+
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.registry.queries import HouseholdFilter, household_address
+from sinergi.auth import Caller, Principal, Role
+from sinergi.errors import problem
+
+NOT_FOUND = "Rumah tangga tidak ditemukan (household not found)"
+
+
+def outside(field: str) -> Exception:
+    return problem(403, f"{field} di luar wilayah Anda ({field} is outside your area)")
+
+
+def narrowed(where: HouseholdFilter, principal: Principal) -> HouseholdFilter:
+    """`where` limited to the caller's area."""
+    if principal.city_wide:
+        return where
+    if principal.role is Role.KECAMATAN:
+        if where.kelurahan_code and not principal.covers(where.kelurahan_code, 0, 0):
+            raise outside("kelurahan_code")
+        return replace(where, kecamatan_code=principal.kecamatan)
+    rw = principal.rw if principal.role in (Role.RT, Role.KADER) else None
+    rt = principal.rt if principal.role is Role.RT else None
+    own: dict[str, str | int | None] = {"kelurahan_code": principal.kelurahan, "rw": rw, "rt": rt}
+    for field, value in own.items():
+        asked = getattr(where, field)
+        if value is not None and asked is not None and asked != value:
+            raise outside(field)
+    return replace(
+        where,
+        kelurahan_code=principal.kelurahan,
+        rw=where.rw if rw is None else rw,
+        rt=where.rt if rt is None else rt,
+    )
+
+
+def check_address(principal: Principal, kelurahan_code: str, rw: int, rt: int) -> None:
+    """A new household's address must be in the caller's area; the field that is not says so."""
+    if principal.covers(kelurahan_code, rw, rt):
+        return
+    if not principal.covers(kelurahan_code, principal.rw or rw, principal.rt or rt):
+        raise outside("kelurahan_code")
+    raise outside("rw" if principal.rw is not None and rw != principal.rw else "rt")
+
+
+def in_area(engine: AsyncEngine) -> Any:
+    """A route dependency: the path's household is in the caller's area (404 otherwise)."""
+
+    async def check(household_id: UUID, principal: Caller) -> None:
+        if principal.city_wide:
+            return
+        address = await household_address(engine, household_id)
+        if address is None or not principal.covers(*address):
+            raise problem(404, NOT_FOUND)
+
+    return Depends(check)
