@@ -4,7 +4,7 @@ An agency system needs only this package and nats-py to follow the events addres
 """
 
 from sinergi_contracts.envelope import CloudEventHeaders, Envelope, EnvelopeError
-from sinergi_contracts.events import EVENT_TYPES, Event, event_class_for
+from sinergi_contracts.events import EVENT_TYPES, Event, event_class_for, without_health
 from sinergi_contracts.household import (
     ChildMeasured,
     ChildStuntingDetected,
@@ -59,4 +59,5 @@ __all__ = [
     "ReferralRequested",
     "ReferralStatusChanged",
     "event_class_for",
+    "without_health",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +24,9 @@ class Event(BaseModel):
     service: ClassVar[str]
     name: ClassVar[str]
     version: ClassVar[int] = 1
+    # Health details (UU PDP: specific personal data): the fields, dotted into nested
+    # objects, that only health roles and the household's kelurahan may read.
+    health_fields: ClassVar[tuple[str, ...]] = ()
 
     household_id: UUID
 
@@ -49,3 +52,18 @@ def register(cls: type[Event]) -> type[Event]:
 
 def event_class_for(ce_type: str) -> type[Event] | None:
     return EVENT_TYPES.get(ce_type)
+
+
+def without_health(ce_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` of an event of `ce_type` with its health fields taken out (a copy if any)."""
+    cls = EVENT_TYPES.get(ce_type)
+    if cls is None or not cls.health_fields:
+        return data
+    kept = dict(data)
+    for path in cls.health_fields:
+        head, _, rest = path.partition(".")
+        if not rest:
+            kept.pop(head, None)
+        elif isinstance(kept.get(head), dict):
+            kept[head] = {k: v for k, v in kept[head].items() if k != rest}
+    return kept

@@ -45,6 +45,7 @@ class MemberAdded(RegistryEvent):
     """
 
     name: ClassVar[str] = "member_added"
+    health_fields: ClassVar[tuple[str, ...]] = ("disability", "pregnant")
 
     member_id: UUID
     sex: Sex
@@ -188,6 +189,10 @@ class ChildMeasured(RegistryEvent):
     """A cadre measured a child (WHO 2006 z-scores, Permenkes 2/2020 categories)."""
 
     name: ClassVar[str] = "child_measured"
+    health_fields: ClassVar[tuple[str, ...]] = (
+        "age_days", "length_height_cm", "weight_kg", "hfa_z", "hfa_category", "wfa_z",
+        "wfa_category", "outside_standard",
+    )  # fmt: skip
 
     member_id: UUID
     measurement_id: UUID
@@ -207,6 +212,7 @@ class ChildStuntingDetected(RegistryEvent):
     """A child newly measured as stunted (pendek or sangat pendek): the Puskesmas should act."""
 
     name: ClassVar[str] = "child_stunting_detected"
+    health_fields: ClassVar[tuple[str, ...]] = ("hfa_z", "hfa_category")
 
     member_id: UUID
     measurement_id: UUID

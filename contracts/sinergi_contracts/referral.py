@@ -57,6 +57,8 @@ class ReferralRequested(ReferralEvent):
     """A household (or one member) was referred to an agency's programme."""
 
     name: ClassVar[str] = "referral_requested"
+    # A stunting rule's facts (the child's z-score and category) ride on the referral.
+    health_fields: ClassVar[tuple[str, ...]] = ("facts.hfa_z", "facts.hfa_category")
 
     programme: str
     funding: str = Field(description="Funding source of the programme: APBD, APBN, zakat, CSR")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -10,11 +12,13 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
+from sinergi_contracts import without_health
 
+from services.referrals import directory as directories
 from services.referrals import handlers, scope
 from services.referrals.domain import TimelineEntry, who_and_agency
 from sinergi import live
-from sinergi.auth import CASE_READERS, allow
+from sinergi.auth import CASE_READERS, Caller, allow
 from sinergi.service import Runtime
 
 
@@ -51,11 +55,15 @@ class TimelinePage(BaseModel):
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def entry_json(entry: TimelineEntry) -> str:
+def entry_json(entry: TimelineEntry, *, health: bool = True) -> str:
     """An entry as `TimelineEntryView` (HTTP and SSE alike): the event's stored JSON goes in as
     it is, `who` and `agency` are read from it. Written by hand: pydantic and FastAPI encoding
-    50 nested event objects again were most of a page's time."""
-    who, agency = who_and_agency(json.loads(entry.data))
+    50 nested event objects again were most of a page's time. Without `health`, an event's
+    health fields are taken out (the contracts name them)."""
+    data = json.loads(entry.data)
+    who, agency = who_and_agency(data)
+    if not health and (kept := without_health(entry.type, data)) is not data:
+        entry = replace(entry, data=_encode(kept))
     head = _encode(
         {
             "event_id": entry.event_id,
@@ -83,9 +91,11 @@ def page_json(
     *,
     next_after: int | None,
     next_before: int | None,
+    health: bool = True,
 ) -> str:
+    body = ",".join(entry_json(entry, health=health) for entry in entries)
     return (
-        f'{{"household_id":"{household_id}","entries":[{",".join(map(entry_json, entries))}],'
+        f'{{"household_id":"{household_id}","entries":[{body}],'
         f'"next_after":{_encode(next_after)},"next_before":{_encode(next_before)}}}'
     )
 
@@ -105,6 +115,7 @@ def routes(runtime: Runtime) -> APIRouter:
     engine = runtime.engine
     hub = live.hub_for(engine, handlers.LIVE_HUB, handlers.timeline_counts)
     seen = scope.household_seen(engine)  # the path's household is one the caller may see
+    directory = directories.load(runtime.settings.directory_file)
 
     @router.get(
         "/households/{household_id}/timeline",
@@ -114,6 +125,7 @@ def routes(runtime: Runtime) -> APIRouter:
     )
     async def timeline(
         household_id: UUID,
+        principal: Caller,
         after: Annotated[
             int, Query(ge=0, description="Hanya entri dengan stream_seq > after (only after)")
         ] = 0,
@@ -142,6 +154,7 @@ def routes(runtime: Runtime) -> APIRouter:
             entries,
             next_after=None if newest_first else last,
             next_before=last if newest_first else None,
+            health=scope.sees_health(principal, directory),
         )
         return Response(body, media_type="application/json")
 
@@ -150,12 +163,15 @@ def routes(runtime: Runtime) -> APIRouter:
             engine, household_id=household_id, after=after, limit=limit
         )
 
-    feed = live.Feed(
-        read=read,
-        position=lambda entry: entry.stream_seq,
-        name=lambda entry: entry.type,
-        data=entry_json,
-    )
+    feeds = {
+        health: live.Feed(
+            read=read,
+            position=lambda entry: entry.stream_seq,
+            name=lambda entry: entry.type,
+            data=functools.partial(entry_json, health=health),
+        )
+        for health in (True, False)
+    }
 
     @router.get(
         "/households/{household_id}/timeline/stream",
@@ -167,6 +183,7 @@ def routes(runtime: Runtime) -> APIRouter:
     )
     async def timeline_stream(
         household_id: UUID,
+        principal: Caller,
         after: Annotated[
             int, Query(ge=0, description="Mulai setelah stream_seq ini (start after)")
         ] = 0,
@@ -182,7 +199,9 @@ def routes(runtime: Runtime) -> APIRouter:
     ) -> StreamingResponse:
         start = last_event_id if last_event_id is not None else after
         return StreamingResponse(
-            live.stream(hub, feed, str(household_id), after=start),
+            live.stream(
+                hub, feeds[scope.sees_health(principal, directory)], str(household_id), after=start
+            ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

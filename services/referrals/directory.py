@@ -43,6 +43,8 @@ class Agency:
     code: str
     name: str
     sla: Mapping[str, Duration]
+    # A health agency reads the health details of the households it serves (UU PDP).
+    health: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,10 @@ def parse(raw: Mapping[str, Any]) -> Directory:
         if not code or any(c in code for c in ". *>"):
             raise DirectoryError(f"agencies.{code}: a code is one NATS subject token")
         own = _sla(entry.get("sla", {}), f"agencies.{code}.sla")
-        agencies[code] = Agency(code, str(entry["name"]), defaults | own)
+        health = entry.get("health", False)
+        if not isinstance(health, bool):
+            raise DirectoryError(f"agencies.{code}.health: true or false")
+        agencies[code] = Agency(code, str(entry["name"]), defaults | own, health)
     programmes = {}
     for code, entry in (raw.get("programmes") or {}).items():
         if entry.get("agency") not in agencies:

@@ -160,7 +160,12 @@ def routes(runtime: Runtime) -> APIRouter:
     async def read_directory() -> dict[str, Any]:
         return {
             "agencies": [
-                {"code": a.code, "name": a.name, "sla": {k: asdict(v) for k, v in a.sla.items()}}
+                {
+                    "code": a.code,
+                    "name": a.name,
+                    "health": a.health,
+                    "sla": {k: asdict(v) for k, v in a.sla.items()},
+                }
                 for a in directory.agencies.values()
             ],
             "programmes": [asdict(p) for p in directory.programmes.values()],

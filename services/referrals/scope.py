@@ -15,6 +15,7 @@ from fastapi import Depends
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.referrals.directory import Directory
 from services.referrals.models import household_facts, referrals
 from services.referrals.referrals import Referral
 from sinergi.auth import AGENCY_ROLES, Caller, Principal, Role
@@ -86,3 +87,14 @@ def referral_seen(referral: Referral, principal: Principal) -> Referral:
     if not sees_referral(principal, referral):
         raise problem(404, REFERRAL_NOT_FOUND)
     return referral
+
+
+def sees_health(principal: Principal, directory: Directory) -> bool:
+    """Whether the caller reads health details (child measurements, pregnancy, disability):
+    cadres, the household's kelurahan (object level already holds it to its own), health
+    agencies (`health: true` in the directory) and other services; not other agencies,
+    kecamatan or coordinators, who work from counts."""
+    if principal.role in (Role.SYSTEM, Role.KADER, Role.KELURAHAN):
+        return True
+    agency = directory.agencies.get(principal.agency or "")
+    return principal.role in AGENCY_ROLES and agency is not None and agency.health

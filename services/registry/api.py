@@ -77,9 +77,10 @@ def routes(runtime: Runtime) -> APIRouter:
             stunting=stunting,
         )
         where = scope.narrowed(where, principal)
+        scope.check_health_filter(principal, stunting)
         found = await queries.list_households(engine, where, after=after, limit=limit)
         return HouseholdPage(
-            items=[HouseholdView.of(h) for h in found],
+            items=[scope.withheld(HouseholdView.of(h), principal) for h in found],
             next_after=str(found[-1].id) if len(found) == limit else None,
         )
 
@@ -88,16 +89,17 @@ def routes(runtime: Runtime) -> APIRouter:
         dependencies=[*allow(*AREA_READERS), here],
         summary="Rincian rumah tangga (detail)",
     )
-    async def read(household_id: UUID) -> HouseholdDetailView:
+    async def read(household_id: UUID, principal: Caller) -> HouseholdDetailView:
         with answers():
             detail = await queries.household_detail(engine, household_id)
-        return HouseholdDetailView(
+        view = HouseholdDetailView(
             **HouseholdView.of(detail.household).model_dump(),
             members=[MemberView.of(m) for m in detail.members],
             open_conflicts=detail.open_conflicts,
             latest_assessment=detail.latest_assessment,
             stunting_risks=detail.stunting_risks,
         )
+        return scope.withheld(view, principal)
 
     @router.post(
         "/households/{household_id}/members",

@@ -336,8 +336,13 @@ class MemberView(BaseModel):
     relation: str = Field(description="Hubungan dengan kepala keluarga (relation to the head)")
     occupation: str | None = Field(description="Pekerjaan utama (main occupation)")
     working: bool = Field(description="Sedang bekerja (currently working)")
-    disability: bool = Field(description="Penyandang disabilitas (has a disability)")
-    pregnant: bool = Field(description="Sedang hamil (pregnant)")
+    disability: bool | None = Field(
+        description="Penyandang disabilitas; null bila ditahan untuk peran Anda "
+        "(has a disability; null when withheld from your role)"
+    )
+    pregnant: bool | None = Field(
+        description="Sedang hamil; null bila ditahan (pregnant; null when withheld)"
+    )
     nik_warnings: list[str] = Field(
         description=(
             "Ketidakcocokan NIK yang ditegaskan RT (insist): sex dan/atau birth_date "
@@ -390,10 +395,11 @@ class HouseholdView(BaseModel):
     poverty_ruleset: str | None = Field(
         description="Aturan (id.vN) yang menghasilkan status itu (ruleset behind the status)"
     )
-    stunted_children: int = Field(
+    stunted_children: int | None = Field(
         description=(
-            "Anak yang pendek/sangat pendek pada pengukuran terakhirnya "
-            "(children stunted at their latest measurement)"
+            "Anak yang pendek/sangat pendek pada pengukuran terakhirnya; null bila ditahan "
+            "untuk peran Anda (children stunted at their latest measurement; null when "
+            "withheld from your role)"
         )
     )
     registered_at: datetime = Field(description="Waktu pendaftaran, UTC (registered at)")

@@ -9,17 +9,19 @@ names another area (a filter, a new household's address) answers 403 naming the 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.queries import HouseholdFilter, household_address
+from services.registry.schemas import HouseholdView
 from sinergi.auth import Caller, Principal, Role
 from sinergi.errors import problem
 
 NOT_FOUND = "Rumah tangga tidak ditemukan (household not found)"
+HouseholdViewT = TypeVar("HouseholdViewT", bound=HouseholdView)
 
 
 def outside(field: str) -> Exception:
@@ -69,3 +71,35 @@ def in_area(engine: AsyncEngine) -> Any:
             raise problem(404, NOT_FOUND)
 
     return Depends(check)
+
+
+HEALTH_ROLES = frozenset({Role.KADER, Role.KELURAHAN, Role.SYSTEM})
+
+
+def sees_health(principal: Principal) -> bool:
+    """Health details (stunted children, pregnancy, disability) go to cadres and the
+    household's kelurahan (and other services); an RT, a kecamatan and coordinators work
+    without them (UU PDP: health data is specific personal data)."""
+    return principal.role in HEALTH_ROLES
+
+
+def withheld(view: HouseholdViewT, principal: Principal) -> HouseholdViewT:
+    """`view` as the caller may read it."""
+    if sees_health(principal):
+        return view
+    changes: dict[str, Any] = {"stunted_children": None}
+    members = getattr(view, "members", None)
+    if members is not None:
+        changes["members"] = [
+            m.model_copy(update={"disability": None, "pregnant": None}) for m in members
+        ]
+    return view.model_copy(update=changes)
+
+
+def check_health_filter(principal: Principal, stunting: bool | None) -> None:
+    if stunting is not None and not sees_health(principal):
+        raise problem(
+            403,
+            "stunting: saring menurut stunting hanya untuk kader dan kelurahan "
+            "(stunting: filtering by stunting is for cadres and the kelurahan only)",
+        )

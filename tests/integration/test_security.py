@@ -32,7 +32,7 @@ from sinergi.catalogue import SERVICE_NAMES
 from sinergi.config import Settings
 from sinergi.natsserver import free_port, wait_for_port
 from tests import tokens
-from tests.system import start_system
+from tests.system import eventually, start_system
 
 pytestmark = pytest.mark.integration
 
@@ -396,7 +396,7 @@ async def test_an_rt_a_kelurahan_and_a_kecamatan_reach_only_their_own_households
         # Another RT's household does not exist for this RT, read or written.
         assert (await registry.get(f"/households/{mine_id}", headers=rt_1)).status_code == 200
         member = {"nik": "6474014107850002", "name": "Rina", "sex": "P",
-                  "birth_date": "1985-07-01", "relationship": "istri"}  # fmt: skip
+                  "birth_date": "1985-07-01", "relation": "istri"}  # fmt: skip
         attempts = [
             registry.get(f"/households/{theirs_id}", headers=rt_1),
             registry.post(f"/households/{theirs_id}/members", json=member, headers=rt_1),
@@ -440,8 +440,6 @@ async def test_an_agency_reaches_only_the_referrals_and_households_it_serves(
                 json={"household_id": household_id, "programme": "dspm-bansos"},
                 headers=lurah,
             )
-
-        from tests.system import eventually
 
         referral = (await eventually(referred, lambda r: r.status_code == 201)).json()
         rid = referral["id"]
@@ -526,3 +524,61 @@ async def test_inboxes_and_subscriptions_are_their_owners_only(settings_for: Any
         assert listed.json() == []
         assert [s["id"] for s in (await notifications.get("/subscriptions", headers=dspm)).json()]
     tally.report()
+
+
+async def test_health_details_reach_cadres_the_kelurahan_and_health_agencies_only(
+    settings_for: Any,
+) -> None:
+    lurah = tokens.bearer(Role.KELURAHAN, "lurah-lok-tuan", kelurahan=LOK_TUAN)
+    rt = tokens.bearer(Role.RT, "rt-1-1", kelurahan=LOK_TUAN, rw=1, rt=1)
+    coordinator = tokens.bearer(Role.COORDINATOR, "wakil-wali-kota")
+    dspm = tokens.bearer(Role.AGENCY_STAFF, "staf-dspm", agency="dspm")
+    puskesmas = tokens.bearer(Role.AGENCY_STAFF, "bidan", agency="puskesmas")
+    mother = {"nik": "6474014505900001", "name": "Siti Aminah", "sex": "P",
+              "birth_date": "1990-05-05", "relation": "kepala", "pregnant": True}  # fmt: skip
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        registry, referrals = system.registry, system.referrals
+        household_id = (
+            await registry.post("/households", json=place("6474010101300021"), headers=rt)
+        ).json()["id"]
+        added = await registry.post(f"/households/{household_id}/members", json=mother)
+        assert added.status_code == 201, added.text
+
+        async def member_of(headers: dict[str, str]) -> dict[str, Any]:
+            detail = (await registry.get(f"/households/{household_id}", headers=headers)).json()
+            return {"stunted_children": detail["stunted_children"]} | detail["members"][0]
+
+        assert (await member_of(lurah))["pregnant"] is True
+        for headers in (rt, coordinator):
+            seen = await member_of(headers)
+            assert (seen["pregnant"], seen["disability"], seen["stunted_children"]) == (
+                None, None, None
+            )  # fmt: skip
+            assert seen["name"] == "Siti Aminah"
+        stunting = await registry.get("/households", params={"stunting": True}, headers=rt)
+        assert stunting.status_code == 403
+
+        for programme in ("dspm-bansos", "puskesmas-pmt"):
+            await eventually(
+                lambda p=programme: referrals.post(
+                    "/referrals", json={"household_id": household_id, "programme": p},
+                    headers=lurah,
+                ),
+                lambda r: r.status_code == 201,
+            )  # fmt: skip
+
+        async def added_event(headers: dict[str, str]) -> dict[str, Any]:
+            page = await eventually(
+                lambda: referrals.get(f"/households/{household_id}/timeline", headers=headers),
+                lambda r: any(e["type"].endswith("member_added.v1") for e in r.json()["entries"]),
+            )
+            (entry,) = [e for e in page.json()["entries"] if e["type"].endswith("member_added.v1")]
+            data: dict[str, Any] = entry["data"]
+            return data
+
+        assert (await added_event(puskesmas))["pregnant"] is True
+        assert (await added_event(lurah))["pregnant"] is True
+        for headers in (dspm, coordinator):
+            data = await added_event(headers)
+            assert "pregnant" not in data and "disability" not in data
+            assert data["relation"] == "kepala"
