@@ -108,31 +108,36 @@ class LeanClient:
     millisecond of CPU a request, which at 200/s took most of a core from them.
     """
 
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
+    def __init__(self, url: str) -> None:
         parsed = httpx.URL(url)
-        self.head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         self.host, self.port = parsed.host, parsed.port or 80
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.opened: list[asyncio.StreamWriter] = []
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+    async def post(self, path: str, body: bytes, head: str) -> tuple[int, bytes]:
+        """POST `body` with the extra header lines `head` ("Name: value\\r\\n" each)."""
         while self.idle:
             reader, writer = self.idle.pop()
             try:
-                return await self._send(reader, writer, path, body)
+                return await self._send(reader, writer, path, body, head)
             except (ConnectionError, asyncio.IncompleteReadError):
                 # The server closed it while idle (keep-alive timeout) before reading it.
                 writer.close()
         reader, writer = await asyncio.open_connection(self.host, self.port)
         self.opened.append(writer)
-        return await self._send(reader, writer, path, body)
+        return await self._send(reader, writer, path, body, head)
 
     async def _send(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        path: str,
+        body: bytes,
+        head: str,
     ) -> tuple[int, bytes]:
         writer.write(
             f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-            f"{self.head}Content-Length: {len(body)}\r\n\r\n".encode()
+            f"{head}Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
         head = await reader.readuntil(b"\r\n\r\n")
@@ -155,7 +160,7 @@ class LeanClient:
 
 async def commands(
     urls: list[str],
-    headers: dict[str, str],
+    folder: Path,
     rate: float,
     seconds: float,
     *,
@@ -164,24 +169,35 @@ async def commands(
 ) -> dict[str, float]:
     """Register households at `rate`/s, in turn at each of `urls` (as a load balancer would);
     returns household id → send time (perf_counter), and adds each answer's delay (ms) to
-    `answered`."""
+    `answered`. Each household is registered by its own RT's head, with that RT's token (60
+    RTs in turn: a few commands a second each, well within a token's rate limit)."""
     sent: dict[str, float] = {}
     failures: Counter[str] = Counter()
-    clients = [LeanClient(url, headers) for url in urls]
+    clients = [LeanClient(url) for url in urls]
+    heads: dict[tuple[int, int], str] = {}
+
+    def head_of(rw: int, rt: int) -> str:
+        if (rw, rt) not in heads:
+            token = bearer(folder, Role.RT, kelurahan=LOK_TUAN, rw=rw, rt=rt)
+            heads[rw, rt] = f"Authorization: {token['Authorization']}\r\n"
+        return heads[rw, rt]
 
     async def one(n: int) -> None:
+        rw, rt = 1 + n % 12, 1 + n % 30
         body = {
             "no_kk": f"6474019{first_kk + n:09d}",
             "kelurahan_code": LOK_TUAN,
-            "rw": 1 + n % 12,
-            "rt": 1 + n % 30,
+            "rw": rw,
+            "rt": rt,
             "address": f"Jl. Pupuk Raya Gg. Mawar No. {n}",
             "head_name": "Siti Aminah",
         }
         began = time.perf_counter()
         try:
             client = clients[n % len(clients)]
-            status, data = await client.post("/households", json.dumps(body).encode())
+            status, data = await client.post(
+                "/households", json.dumps(body).encode(), head_of(rw, rt)
+            )
         except (OSError, asyncio.IncompleteReadError) as error:  # counted: an open-loop load
             failures[type(error).__name__] += 1
             return
@@ -276,11 +292,9 @@ async def service_path(
             watcher = asyncio.create_task(
                 asyncio.to_thread(watch_sqlite, folder / "referrals.db", seen, stopped)
             )
-        # A signed token on every request, as the kelurahan's field staff would send.
-        headers = bearer(folder, Role.KELURAHAN, kelurahan=LOK_TUAN)
-        await commands(urls, headers, rate / 4, 3)  # warm-up: connections, caches
+        await commands(urls, folder, rate / 4, 3)  # warm-up: connections, caches, tokens
         answered: list[float] = []
-        sent = await commands(urls, headers, rate, seconds, first_kk=100_000, answered=answered)
+        sent = await commands(urls, folder, rate, seconds, first_kk=100_000, answered=answered)
         await until(lambda: len(seen.keys() & sent.keys()) == len(sent))
         stop.set()
         stopped.set()

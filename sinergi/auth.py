@@ -323,6 +323,9 @@ async def authenticated(
         principal = await verifier.verify(credentials.credentials)
     except Unauthenticated as error:
         raise _unauthorised(str(error)) from None
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None and principal.role is not Role.SYSTEM:  # other services: not limited
+        limiter.check(principal.subject)
     request.state.principal = principal
     return principal
 

@@ -107,11 +107,25 @@ class Settings(BaseSettings):
     )
     auth_issuer: str = Field(default=EMBEDDED_ISSUER, description="Tokens' expected `iss`")
     auth_audience: str = Field(default=AUDIENCE, description="Tokens' expected `aud`")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body (a bigger one: 413)"
+    )
+    import_max_bytes: int = Field(
+        default=104_857_600, ge=1024, description="Registry: largest uploaded XLSX/CSV file"
+    )
+    rate_limit_per_second: float = Field(
+        default=20.0, gt=0, description="Requests a token may make per second, on average"
+    )
+    rate_limit_burst: int = Field(default=200, ge=1, description="… and at once")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins a browser may call the API from (comma-separated); none: closed",
+    )
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("nats_servers", mode="before")
+    @field_validator("nats_servers", "cors_origins", mode="before")
     @classmethod
     def _split_servers(cls, value: object) -> object:
         if isinstance(value, str):

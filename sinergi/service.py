@@ -12,6 +12,7 @@ from typing import Any
 
 import nats
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
@@ -23,7 +24,7 @@ from sinergi_contracts import Event, subjects
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sinergi import VERSION, auth, telemetry
+from sinergi import VERSION, auth, guard, telemetry
 from sinergi.asyncapi import asyncapi_routes
 from sinergi.config import Settings
 from sinergi.consumer import BatchConsumer, Subscription
@@ -239,6 +240,23 @@ def create_service_app(
     )
     app.state.runtime = runtime
     app.state.verifier = auth.verifier_for(settings)
+    app.state.rate_limiter = guard.RateLimiter(
+        settings.rate_limit_per_second, settings.rate_limit_burst
+    )
+    app.add_middleware(
+        guard.BodyLimit,
+        limit=settings.max_body_bytes,
+        per_path={"/imports": settings.import_max_bytes},  # a whole kelurahan's spreadsheet
+    )
+    app.add_middleware(guard.SecurityHeaders)  # outermost of the two: on the 413 too
+    if settings.cors_origins:  # closed unless the city names its console's origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Last-Event-ID"],
+            expose_headers=["ETag", "Retry-After"],
+        )
     install_error_handlers(app)
     app.include_router(health_routes(runtime))
     # Every endpoint but the health checks wants a verified caller.
