@@ -78,9 +78,9 @@ def schema_for(folder: Path, service: str) -> str:
     return f"{folder.name}_{service}".lower()
 
 
-def bearer(folder: Path, role: Role, **scope: Any) -> dict[str, str]:
+def bearer(folder: Path, role: Role, subject: str = "bench", **scope: Any) -> dict[str, str]:
     """A token from the issuer key `start` gives the services run from `folder`."""
-    signed = issue(ensure_key(issuer_key_file(folder)), Principal("bench", role, **scope))
+    signed = issue(ensure_key(issuer_key_file(folder)), Principal(subject, role, **scope))
     return {"Authorization": f"Bearer {signed}"}
 
 
@@ -178,7 +178,7 @@ async def commands(
 
     def head_of(rw: int, rt: int) -> str:
         if (rw, rt) not in heads:
-            token = bearer(folder, Role.RT, kelurahan=LOK_TUAN, rw=rw, rt=rt)
+            token = bearer(folder, Role.RT, f"ketua-rt-{rw}-{rt}", kelurahan=LOK_TUAN, rw=rw, rt=rt)
             heads[rw, rt] = f"Authorization: {token['Authorization']}\r\n"
         return heads[rw, rt]
 

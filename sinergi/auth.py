@@ -376,17 +376,46 @@ def _unauthorised(detail: str) -> Exception:
     return error
 
 
+class Remembered:
+    """A verifier that remembers the tokens it verified, until they expire or for at most
+    `for_seconds`. A client sends the same token with every request for hours; checking its
+    ES256/RS256 signature each time was a tenth of a request's CPU. The key is the whole
+    token, signature included, so only a token verified before is taken on trust."""
+
+    def __init__(self, inner: Verifier, *, for_seconds: float = 300.0, size: int = 10_000):
+        self._inner, self._for, self._size = inner, for_seconds, size
+        self._known: dict[str, tuple[Principal, float]] = {}
+
+    async def verify(self, token: str) -> Principal:
+        now = time.time()
+        known = self._known.get(token)
+        if known is not None and now < known[1]:
+            return known[0]
+        principal = await self._inner.verify(token)
+        expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+        if len(self._known) >= self._size:
+            self._known.clear()  # simpler than LRU, and a refill costs one check per caller
+        self._known[token] = (principal, min(float(expires), now + self._for))
+        return principal
+
+
 def verifier_for(settings: Any) -> Verifier:
     """The verifier `settings` (sinergi.config.Settings) ask for."""
     if settings.auth_jwks_url:
-        return JwksVerifier(
-            settings.auth_jwks_url, issuer=settings.auth_issuer, audience=settings.auth_audience
+        return Remembered(
+            JwksVerifier(
+                settings.auth_jwks_url,
+                issuer=settings.auth_issuer,
+                audience=settings.auth_audience,
+            )
         )
     if settings.auth_key_file:
-        return KeyFileVerifier(
-            ensure_key(settings.auth_key_file),
-            issuer=settings.auth_issuer,
-            audience=settings.auth_audience,
+        return Remembered(
+            KeyFileVerifier(
+                ensure_key(settings.auth_key_file),
+                issuer=settings.auth_issuer,
+                audience=settings.auth_audience,
+            )
         )
     raise RuntimeError(
         "auth: set SINERGI_AUTH_JWKS_URL (OIDC provider) or SINERGI_AUTH_KEY_FILE "

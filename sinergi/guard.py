@@ -1,5 +1,6 @@
-"""Abuse resistance: security headers on every answer, a request rate per token, CORS closed
-unless configured. (Body sizes are FastAPI's `max_body_size`; page sizes each route's `le`.)"""
+"""Abuse resistance: security headers on every answer, request bodies capped, a request rate
+per token. (CORS stays closed unless configured, in sinergi.service; page sizes are each
+route's `le`.)"""
 
 from __future__ import annotations
 
@@ -22,30 +23,6 @@ HEADERS: list[tuple[bytes, bytes]] = [
 # The API answers JSON and SSE only; the interactive docs load their own scripts.
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 DOCS = ("/docs", "/redoc")
-
-
-class SecurityHeaders:
-    """Adds the headers above to every response (those a route set itself stay)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = HEADERS if scope["path"].startswith(DOCS) else [*HEADERS, API_CSP]
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *((n, v) for n, v in extra if n not in present),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 @dataclass
@@ -92,9 +69,11 @@ class _TooLarge(Exception):
 TOO_LARGE = b'{"pesan":"isi permintaan terlalu besar","message":"request body too large"}'
 
 
-class BodyLimit:
-    """413 for a request body over `limit` bytes (or `per_path`'s, e.g. uploads): at once by
-    its Content-Length, or as soon as a body sent without one grows past it."""
+class Guard:
+    """Every answer gets the headers above (those a route set itself stay); a request body
+    over `limit` bytes (or `per_path`'s, e.g. uploads) gets 413 — at once by its
+    Content-Length, or as soon as a body sent without one grows past it. One layer for both:
+    each ASGI layer costs every request."""
 
     def __init__(self, app: ASGIApp, limit: int, per_path: dict[str, int] | None = None) -> None:
         self.app, self.limit, self.per_path = app, limit, per_path or {}
@@ -103,13 +82,27 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.per_path.get(scope["path"], self.limit)
+        path = scope["path"]
+        extra = HEADERS if path.startswith(DOCS) else [*HEADERS, API_CSP]
+        started = False
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((n, v) for n, v in extra if n not in present),
+                ]
+            await send(message)
+
+        limit = self.per_path.get(path, self.limit)
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            await _refuse(send)
+            await _refuse(guarded)
             return
         seen = 0
-        started = False
 
         async def counted() -> Message:
             nonlocal seen
@@ -120,16 +113,11 @@ class BodyLimit:
                     raise _TooLarge
             return message
 
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, counted, watched)
+            await self.app(scope, counted, guarded)
         except _TooLarge:
             if not started:
-                await _refuse(send)
+                await _refuse(guarded)
 
 
 async def _refuse(send: Send) -> None:

@@ -244,11 +244,10 @@ def create_service_app(
         settings.rate_limit_per_second, settings.rate_limit_burst
     )
     app.add_middleware(
-        guard.BodyLimit,
+        guard.Guard,
         limit=settings.max_body_bytes,
         per_path={"/imports": settings.import_max_bytes},  # a whole kelurahan's spreadsheet
     )
-    app.add_middleware(guard.SecurityHeaders)  # outermost of the two: on the 413 too
     if settings.cors_origins:  # closed unless the city names its console's origins
         app.add_middleware(
             CORSMiddleware,

@@ -663,3 +663,18 @@ async def test_cors_opens_to_the_configured_console_only(settings_for: Any) -> N
             "/households", headers={"Origin": "https://jahat.example"} | ask
         )
         assert "access-control-allow-origin" not in evil.headers
+
+
+async def test_a_remembered_token_still_expires() -> None:
+    verifier = sinergi.auth.Remembered(
+        sinergi.auth.KeyFileVerifier(tokens.KEY_FILE, issuer="sinergi-embedded", audience="sinergi")
+    )
+    short = issue(tokens.KEY_FILE, Principal("sebentar", Role.COORDINATOR), lifetime_seconds=1)
+    assert (await verifier.verify(short)).subject == "sebentar"
+    assert (await verifier.verify(short)).subject == "sebentar"  # remembered
+    await asyncio.sleep(1.1)
+    with pytest.raises(sinergi.auth.Unauthenticated, match="expired"):
+        await verifier.verify(short)
+    forged = short[:-4] + ("AAAA" if not short.endswith("AAAA") else "BBBB")
+    with pytest.raises(sinergi.auth.Unauthenticated):
+        await verifier.verify(forged)  # a changed signature is another key: checked again
