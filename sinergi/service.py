@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sinergi import VERSION, auth, guard, telemetry
 from sinergi.asyncapi import asyncapi_routes
+from sinergi.audit import audit_routes
 from sinergi.config import Settings
 from sinergi.consumer import BatchConsumer, Subscription
 from sinergi.db import create_engine
@@ -262,6 +263,9 @@ def create_service_app(
     signed_in = [Depends(auth.authenticated)]
     app.include_router(asyncapi_routes(definition), dependencies=signed_in)
     app.include_router(definition.routes(runtime), dependencies=signed_in)
+    app.include_router(
+        audit_routes(runtime.engine, definition.tables.read_audit), dependencies=signed_in
+    )
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=runtime.tracer_provider,

@@ -26,6 +26,7 @@ Position = BigInteger().with_variant(Integer(), "sqlite")
 class RuntimeTables:
     outbox: Table
     processed_events: Table
+    read_audit: Table
 
 
 def runtime_tables(metadata: MetaData) -> RuntimeTables:
@@ -54,4 +55,22 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         Column("stream_seq", BigInteger, nullable=True),
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
-    return RuntimeTables(outbox=outbox, processed_events=processed)
+    # Who read which personal data (UU PDP): one row per read of a household, its members or
+    # its timeline, written before the answer leaves (sinergi.audit).
+    read_audit = Table(
+        "read_audit",
+        metadata,
+        Column("id", Position, primary_key=True, autoincrement=True),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("subject", String(200), nullable=False),
+        Column("role", String(20), nullable=False),
+        Column("agency", String(80), nullable=True),
+        Column("kelurahan", String(16), nullable=True),
+        Column("resource", String(40), nullable=False),
+        Column("household_id", String(36), nullable=True),
+        Column("path", String(300), nullable=False),
+        Column("purpose", String(200), nullable=True),
+    )
+    Index("ix_read_audit_household", read_audit.c.household_id, read_audit.c.id)
+    Index("ix_read_audit_subject", read_audit.c.subject, read_audit.c.id)
+    return RuntimeTables(outbox=outbox, processed_events=processed, read_audit=read_audit)

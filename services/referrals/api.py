@@ -18,6 +18,7 @@ from services.referrals import directory as directories
 from services.referrals import handlers, scope
 from services.referrals.domain import TimelineEntry, who_and_agency
 from sinergi import live
+from sinergi.audit import audited
 from sinergi.auth import CASE_READERS, Caller, allow
 from sinergi.service import Runtime
 
@@ -116,10 +117,11 @@ def routes(runtime: Runtime) -> APIRouter:
     hub = live.hub_for(engine, handlers.LIVE_HUB, handlers.timeline_counts)
     seen = scope.household_seen(engine)  # the path's household is one the caller may see
     directory = directories.load(runtime.settings.directory_file)
+    audit = audited(engine, runtime.definition.tables.read_audit, "timeline")
 
     @router.get(
         "/households/{household_id}/timeline",
-        dependencies=[*allow(*CASE_READERS), seen],
+        dependencies=[*allow(*CASE_READERS), seen, audit],
         summary="Linimasa kasus rumah tangga (a household's case timeline)",
         response_model=TimelinePage,
     )
@@ -175,7 +177,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/households/{household_id}/timeline/stream",
-        dependencies=[*allow(*CASE_READERS), seen],
+        dependencies=[*allow(*CASE_READERS), seen, audit],
         summary="Linimasa kasus, langsung (the case timeline, live: SSE)",
         description=SSE_DESCRIPTION,
         response_class=StreamingResponse,

@@ -27,6 +27,7 @@ from services.registry.schemas import (
     ResolveConflict,
     ReturnToRt,
 )
+from sinergi.audit import audited
 from sinergi.auth import AREA_READERS, EVERYONE, FIELD, Caller, Role, allow
 from sinergi.errors import ProblemDetail, ValidationProblem, answers
 from sinergi.service import Runtime
@@ -43,6 +44,7 @@ def routes(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["rumah tangga (households)"], responses=PROBLEMS)
     uow, engine = runtime.uow, runtime.engine
     here = scope.in_area(engine)  # the path's household is in the caller's area
+    reads = runtime.definition.tables.read_audit
 
     @router.post(
         "/households", dependencies=allow(*FIELD), status_code=201, summary="Daftarkan rumah tangga"
@@ -54,7 +56,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/households",
-        dependencies=allow(*AREA_READERS),
+        dependencies=[*allow(*AREA_READERS), audited(engine, reads, "households")],
         summary="Daftar rumah tangga, disaring (filtered list)",
     )
     async def list_households(
@@ -86,7 +88,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/households/{household_id}",
-        dependencies=[*allow(*AREA_READERS), here],
+        dependencies=[*allow(*AREA_READERS), here, audited(engine, reads, "household")],
         summary="Rincian rumah tangga (detail)",
     )
     async def read(household_id: UUID, principal: Caller) -> HouseholdDetailView:

@@ -33,6 +33,7 @@ from sinergi.catalogue import SERVICE_NAMES
 from sinergi.config import Settings
 from sinergi.natsserver import free_port, wait_for_port
 from tests import tokens
+from tests.sse import open_stream
 from tests.system import eventually, start_system
 
 pytestmark = pytest.mark.integration
@@ -678,3 +679,60 @@ async def test_a_remembered_token_still_expires() -> None:
     forged = short[:-4] + ("AAAA" if not short.endswith("AAAA") else "BBBB")
     with pytest.raises(sinergi.auth.Unauthenticated):
         await verifier.verify(forged)  # a changed signature is another key: checked again
+
+
+async def test_every_read_of_a_household_or_its_timeline_is_recorded_for_the_auditor(
+    settings_for: Any,
+) -> None:
+    lurah = tokens.bearer(Role.KELURAHAN, "lurah-lok-tuan", kelurahan=LOK_TUAN)
+    kader = tokens.bearer(Role.KADER, "kader-mawar", kelurahan=LOK_TUAN)
+    auditor = tokens.bearer(Role.AUDITOR, "inspektorat")
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        registry, referrals = system.registry, system.referrals
+        household_id = (await registry.post("/households", json=place("6474010101300041"))).json()[
+            "id"
+        ]
+        timeline = f"/households/{household_id}/timeline"
+        await eventually(
+            lambda: referrals.get(timeline), lambda r: len(r.json()["entries"]) == 1
+        )  # the system's own look, recorded too
+        reads = [
+            (registry, f"/households/{household_id}", lurah, "verifikasi"),
+            (registry, f"/households/{household_id}", kader, None),
+            (registry, "/households", lurah, "daftar RT"),
+            (referrals, timeline, lurah, "rujukan"),
+        ]
+        for client, path, headers, purpose in reads:
+            extra = {"X-Sinergi-Purpose": purpose} if purpose else {}
+            assert (await client.get(path, headers=headers | extra)).status_code == 200
+        live = await open_stream(system.apps["referrals"], f"{timeline}/stream", headers=lurah)
+        assert live.status == 200
+        await live.close()
+        refused = await registry.get(f"/audit/reads?household_id={household_id}", headers=lurah)
+        assert refused.status_code == 403
+
+        async def recorded(client: Any, **query: Any) -> list[dict[str, Any]]:
+            page = await client.get("/audit/reads", params=query, headers=auditor)
+            items: list[dict[str, Any]] = page.json()["items"]
+            return items
+
+        in_registry = await recorded(registry, household_id=household_id)
+        assert [(r["subject"], r["role"], r["resource"], r["purpose"]) for r in in_registry] == [
+            ("lurah-lok-tuan", "kelurahan", "household", "verifikasi"),
+            ("kader-mawar", "kader", "household", None),
+        ]
+        assert in_registry[0]["kelurahan"] == LOK_TUAN
+        listed = await recorded(registry, subject="lurah-lok-tuan")
+        assert [r["path"] for r in listed] == [f"/households/{household_id}", "/households"]
+        in_referrals = await recorded(referrals, household_id=household_id)
+        assert {r["subject"] for r in in_referrals if r["role"] == "system"} == {"uji-sistem"}
+        seen_by = [(r["subject"], r["resource"], r["path"]) for r in in_referrals
+                   if r["role"] != "system"]  # fmt: skip
+        assert seen_by == [
+            ("lurah-lok-tuan", "timeline", timeline),
+            ("lurah-lok-tuan", "timeline", f"{timeline}/stream"),
+        ]
+        made = len(reads) + 1  # and the live stream
+        logged = len(in_registry) + len(listed) - 1 + len(seen_by)  # the detail read is in both
+        print(f"\naudit baca: {made} baca oleh pengguna, {logged} tercatat")
+        assert logged == made
