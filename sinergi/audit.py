@@ -57,7 +57,7 @@ def _asked(request: Request) -> str:
     return (f"{url.path}?{url.query}" if url.query else url.path)[:300]
 
 
-_READ = {
+_READ: dict[str, Any] = {
     "id": 41,
     "at": "2026-11-29T02:14:05Z",
     "subject": "lurah-lok-tuan",
