@@ -88,7 +88,9 @@ class Principal:
             return f"agency:{self.agency}"
         if self.role in AREA_ROLES:
             return f"kelurahan:{self.kelurahan}"
-        return f"coordinator:{self.subject}"
+        if self.role is Role.KECAMATAN:
+            return f"kecamatan:{self.kecamatan}"
+        return f"{self.role.value}:{self.subject}"  # coordinator:, auditor:, system:
 
     @property
     def city_wide(self) -> bool:

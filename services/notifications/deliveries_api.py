@@ -1,8 +1,8 @@
 """The delivery log over HTTP: deliveries and their attempts, dead letters, replay, enable.
 
-Deliveries carry event data about households, so the caller names itself in
-`X-Sinergi-Actor` (sinergi.actors): a coordinator sees every delivery, anyone else only the
-deliveries and subscriptions they own. Someone else's row answers 404, as if it did not exist.
+Deliveries carry event data about households, so who may see one follows the caller's token
+(sinergi.actors): a coordinator sees every delivery, anyone else only the deliveries and
+subscriptions they own. Someone else's row answers 404, as if it did not exist.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ After = Annotated[
 
 
 def sees_all(actor: str) -> bool:
-    return actor.startswith("coordinator:")
+    return actor.startswith(("coordinator:", "system:"))
 
 
 def _utc(value: datetime | None) -> datetime | None:

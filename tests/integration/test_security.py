@@ -238,6 +238,9 @@ def test_a_token_names_its_role_and_the_scope_the_role_needs() -> None:
     rt = Principal("rt-1", Role.RT, kelurahan="64.74.01.1003", rw=3, rt=12)
     assert rt.actor == "kelurahan:64.74.01.1003"
     assert Principal("kota", Role.COORDINATOR).actor == "coordinator:kota"
+    # Only coordinators (and other services) are city-wide: a kecamatan is not one.
+    assert Principal("camat", Role.KECAMATAN, kecamatan="64.74.01").actor == "kecamatan:64.74.01"
+    assert Principal("inspektorat", Role.AUDITOR).actor == "auditor:inspektorat"
 
 
 async def test_tokens_of_an_oidc_provider_are_checked_by_its_published_keys(
@@ -593,7 +596,7 @@ async def test_sizes_pages_and_rates_are_bounded(settings_for: Any) -> None:
     tally = Tally()
     lurah = tokens.bearer(Role.KELURAHAN, "lurah-cepat", kelurahan=LOK_TUAN)
     async with start_system(
-        settings_for, services=("registry",), rate_limit_per_second=5.0, rate_limit_burst=20
+        settings_for, services=("registry",), rate_limit_per_second=0.01, rate_limit_burst=20
     ) as system:
         registry = system.registry
         huge = place("6474010101300031") | {"address": "x" * 2_000_000}
