@@ -157,7 +157,10 @@ def routes(runtime: Runtime) -> APIRouter:
         status_code=204,
         summary="Selesaikan konflik NIK (resolve a NIK conflict)",
     )
-    async def resolve(conflict_id: UUID, body: ResolveConflict) -> None:
+    async def resolve(conflict_id: UUID, body: ResolveConflict, principal: Caller) -> None:
+        household_id = await queries.conflict_household(engine, conflict_id)
+        if household_id is not None:  # a missing conflict answers 404 from the handler
+            await scope.check_household(engine, principal, household_id)
         with answers():
             await handlers.resolve_conflict(
                 uow, conflict_id, remove_member=body.remove_member, note=body.note

@@ -490,6 +490,7 @@ class CandidateFilter:
     kelurahan_code: str | None = None
     state: State | None = "open"
     min_score: float | None = None
+    kecamatan_code: str | None = None
 
 
 async def list_candidates(
@@ -503,6 +504,14 @@ async def list_candidates(
             or_(
                 t.c.left_kelurahan_code == where.kelurahan_code,
                 t.c.right_kelurahan_code == where.kelurahan_code,
+            )
+        )
+    if where.kecamatan_code:
+        prefix = f"{where.kecamatan_code}."
+        query = query.where(
+            or_(
+                t.c.left_kelurahan_code.startswith(prefix, autoescape=True),
+                t.c.right_kelurahan_code.startswith(prefix, autoescape=True),
             )
         )
     if where.state:

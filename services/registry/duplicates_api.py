@@ -9,10 +9,10 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.registry import areas, duplicates
+from services.registry import areas, duplicates, scope
 from services.registry.api import PROBLEMS
 from services.registry.duplicates import CandidateFilter, Decision, State
-from sinergi.auth import Role, allow
+from sinergi.auth import Caller, Role, allow
 from sinergi.errors import answers
 from sinergi.service import Runtime
 
@@ -203,6 +203,7 @@ def routes(runtime: Runtime) -> APIRouter:
         summary="Antrean calon duplikat (duplicate review queue)",
     )
     async def list_duplicates(
+        principal: Caller,
         kelurahan_code: str | None = None,
         state: State | None = "open",
         min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
@@ -210,6 +211,7 @@ def routes(runtime: Runtime) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> DuplicatePage:
         where = CandidateFilter(kelurahan_code=kelurahan_code, state=state, min_score=min_score)
+        where = scope.candidates_narrowed(where, principal)
         with answers():
             rows = await duplicates.list_candidates(engine, where, after=after, limit=limit)
         return DuplicatePage(
@@ -224,7 +226,8 @@ def routes(runtime: Runtime) -> APIRouter:
         status_code=202,
         summary="Periksa ulang anggota sekelurahan atau sekota (queue a new scan)",
     )
-    async def scan(body: ScanRequest) -> Queued:
+    async def scan(body: ScanRequest, principal: Caller) -> Queued:
+        scope.check_scan(principal, body.kelurahan_code)
         return Queued(queued=await duplicates.queue_kelurahan(uow, body.kelurahan_code))
 
     @router.get(
@@ -240,17 +243,19 @@ def routes(runtime: Runtime) -> APIRouter:
         dependencies=allow(Role.KELURAHAN, Role.KECAMATAN, Role.COORDINATOR),
         summary="Satu calon duplikat, berdampingan",
     )
-    async def read(candidate_id: UUID) -> DuplicateView:
+    async def read(candidate_id: UUID, principal: Caller) -> DuplicateView:
         with answers():
-            return DuplicateView.of(await duplicates.load_candidate(engine, candidate_id))
+            candidate = await duplicates.load_candidate(engine, candidate_id)
+        return DuplicateView.of(scope.candidate_seen(principal, candidate))
 
     @router.post(
         "/duplicates/{candidate_id}/decision",
         dependencies=allow(Role.KELURAHAN),
         summary="Putuskan: gabungkan atau bukan duplikat (merge or not a duplicate)",
     )
-    async def decide(candidate_id: UUID, body: Decide) -> DuplicateView:
+    async def decide(candidate_id: UUID, body: Decide, principal: Caller) -> DuplicateView:
         with answers():
+            scope.candidate_seen(principal, await duplicates.load_candidate(engine, candidate_id))
             await duplicates.decide(uow, candidate_id, **body.model_dump())
             return DuplicateView.of(await duplicates.load_candidate(engine, candidate_id))
 

@@ -18,12 +18,12 @@ from uuid import UUID
 from fastapi import APIRouter, File, HTTPException, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.registry import import_files
+from services.registry import import_files, scope
 from services.registry.api import PROBLEMS
 from services.registry.import_files import FileRejected
 from services.registry.imports import ImportSummary, import_file, load_report
 from services.registry.models import tables
-from sinergi.auth import FIELD, allow
+from sinergi.auth import FIELD, Caller, Principal, allow
 from sinergi.config import Settings
 from sinergi.db import create_engine
 from sinergi.errors import FieldProblem, ValidationProblem, answers
@@ -137,6 +137,7 @@ def import_routes(runtime: Runtime) -> APIRouter:
         summary="Impor XLSX/CSV dari RT (one row per member; header names as in the template)",
     )
     async def upload(
+        principal: Caller,
         file: Annotated[
             UploadFile,
             File(
@@ -155,7 +156,7 @@ def import_routes(runtime: Runtime) -> APIRouter:
                 source = Path(folder) / "upload"
                 await asyncio.to_thread(_save, file.file, source)
             try:
-                counts, report_csv = await import_upload(runtime, source, name)
+                counts, report_csv = await import_upload(runtime, source, name, principal)
             except FileRejected as rejected:
                 problem = FieldProblem(
                     field="file",
@@ -211,23 +212,32 @@ def report_path_for(path: Path) -> Path:
 
 
 async def import_upload(
-    runtime: Runtime, source: Path | IO[bytes], filename: str
+    runtime: Runtime, source: Path | IO[bytes], filename: str, principal: Principal | None = None
 ) -> tuple[dict[str, Any], str]:
     """An upload's import: its summary and report CSV; `FileRejected` if it cannot be read.
 
     A big file (given as a `Path`) is imported by a process of its own, as `sinergi import`
     imports it: planning and writing take the other core while this process goes on answering
-    and relaying the events, instead of all three sharing one.
+    and relaying the events, instead of all three sharing one. Rows outside the `principal`'s
+    area are rejected in the report.
     """
     if not isinstance(source, Path):
-        summary = await import_file(runtime.uow, runtime.engine, source, filename=filename)
+        summary = await import_file(
+            runtime.uow,
+            runtime.engine,
+            source,
+            filename=filename,
+            area=scope.import_area(principal),
+        )
         return summary.counts(), summary.report_csv()
-    import_id = await _import_in_child(runtime.settings, source, filename)
+    import_id = await _import_in_child(runtime.settings, source, filename, principal)
     async with runtime.engine.connect() as conn:
         return await load_report(conn, import_id)
 
 
-async def _import_in_child(settings: Settings, path: Path, filename: str) -> UUID:
+async def _import_in_child(
+    settings: Settings, path: Path, filename: str, principal: Principal | None
+) -> UUID:
     env = dict(os.environ) | {
         "SINERGI_DATABASE_URL": settings.database_url,
         "SINERGI_NATS_SERVERS": ",".join(settings.nats_servers),
@@ -237,6 +247,8 @@ async def _import_in_child(settings: Settings, path: Path, filename: str) -> UUI
         env["SINERGI_DATABASE_SCHEMA"] = settings.database_schema
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", __name__, str(path), filename),
+        # Whose upload it is, so the child rejects the rows outside their area too.
+        *([] if principal is None else [json.dumps(principal.claims())]),
         env=env,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -254,7 +266,9 @@ async def _import_in_child(settings: Settings, path: Path, filename: str) -> UUI
     return UUID(answer["id"])
 
 
-async def _import_alone(path: Path, filename: str, settings: Settings) -> ImportSummary:
+async def _import_alone(
+    path: Path, filename: str, settings: Settings, principal: Principal | None = None
+) -> ImportSummary:
     """Import `path` with an engine of this process's own (no relay: the service's publishes)."""
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     uow = UnitOfWork(engine=engine, outbox=tables.outbox, on_commit=lambda: None)
@@ -262,7 +276,9 @@ async def _import_alone(path: Path, filename: str, settings: Settings) -> Import
     # ~200,000 rows' worth of objects set off (as `sinergi serve` does after start-up).
     gc.freeze()
     try:
-        return await import_file(uow, engine, path, filename=filename)
+        return await import_file(
+            uow, engine, path, filename=filename, area=scope.import_area(principal)
+        )
     finally:
         gc.unfreeze()
         await engine.dispose()
@@ -291,11 +307,12 @@ def describe(summary: ImportSummary) -> str:
     )
 
 
-def _child(path: str, filename: str) -> None:
+def _child(path: str, filename: str, claims: str | None = None) -> None:
     """The process `import_upload` starts: one line of JSON on stdout, the import's id."""
     settings = Settings()  # the database and NATS given by the service
+    principal = None if claims is None else Principal.of(json.loads(claims))
     try:
-        summary = asyncio.run(_import_alone(Path(path), filename, settings))
+        summary = asyncio.run(_import_alone(Path(path), filename, settings, principal))
     except FileRejected as rejected:
         print(json.dumps({"rejected": [rejected.pesan, rejected.message]}), flush=True)
         return
@@ -303,4 +320,4 @@ def _child(path: str, filename: str) -> None:
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2])
+    _child(*sys.argv[1:4])

@@ -17,6 +17,7 @@ import contextlib
 import csv
 import io
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.registry import domain, duplicates, handlers, store
 from services.registry.domain import Household, Member
-from services.registry.import_files import parsed_sheet
+from services.registry.import_files import Parsed, parsed_sheet
 from services.registry.import_plan import (
     Batch,
     Known,
@@ -40,6 +41,7 @@ from services.registry.import_plan import (
     keys_of,
     plan_batch,
 )
+from services.registry.import_rows import HouseholdData, Problem
 from services.registry.models import (
     households,
     import_reports,
@@ -210,7 +212,12 @@ async def _write_retrying(uow: UnitOfWork, engine: AsyncEngine, plan: Plan) -> t
 
 
 async def import_file(
-    uow: UnitOfWork, engine: AsyncEngine, source: Path | IO[bytes], *, filename: str
+    uow: UnitOfWork,
+    engine: AsyncEngine,
+    source: Path | IO[bytes],
+    *,
+    filename: str,
+    area: Callable[[HouseholdData], Problem | None] | None = None,
 ) -> ImportSummary:
     """Import one XLSX or CSV file and keep its report; `FileRejected` if it cannot be read.
 
@@ -223,7 +230,7 @@ async def import_file(
         # Opening reads the workbook's shared strings or starts the worker: not in the loop.
         sheet = await asyncio.to_thread(stack.enter_context, parsed_sheet(source, filename))
         summary.ignored_columns = sheet.ignored_columns
-        pending = batches(sheet.rows)
+        pending = batches(_within(sheet.rows, area))
         reading = asyncio.ensure_future(asyncio.to_thread(next, pending, None))
         writing: asyncio.Future[tuple[Plan, int]] | None = None
         try:
@@ -276,3 +283,12 @@ async def load_report(conn: AsyncConnection, import_id: UUID) -> tuple[dict[str,
     if row is None:
         raise domain.NotFound("Impor tidak ditemukan (import not found)")
     return dict(row.summary), str(row.report_csv)
+
+
+def _within(
+    rows: Iterator[Parsed], area: Callable[[HouseholdData], Problem | None] | None
+) -> Iterator[Parsed]:
+    """The rows, those outside the uploader's `area` turned into their problem."""
+    for number, parsed in rows:
+        problem = None if area is None or isinstance(parsed, list) else area(parsed.household)
+        yield (number, [problem]) if problem is not None else (number, parsed)

@@ -125,3 +125,12 @@ async def household_detail(engine: AsyncEngine, household_id: UUID) -> Household
             latest_assessment=latest._asdict() if latest else None,
             stunting_risks=stunting_risks(people, latest.answers if latest else {}),
         )
+
+
+async def conflict_household(engine: AsyncEngine, conflict_id: UUID) -> UUID | None:
+    """The household a NIK conflict was found in, or None when there is no such conflict."""
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            select(nik_conflicts.c.household_id).where(nik_conflicts.c.id == str(conflict_id))
+        )
+    return None if found is None else UUID(found)

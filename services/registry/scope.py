@@ -8,6 +8,7 @@ names another area (a filter, a new household's address) answers 403 naming the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 from uuid import UUID
@@ -15,6 +16,8 @@ from uuid import UUID
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.registry.duplicates import CandidateFilter
+from services.registry.import_rows import HouseholdData, Problem
 from services.registry.queries import HouseholdFilter, household_address
 from services.registry.schemas import HouseholdView
 from sinergi.auth import Caller, Principal, Role
@@ -60,15 +63,20 @@ def check_address(principal: Principal, kelurahan_code: str, rw: int, rt: int) -
     raise outside("rw" if principal.rw is not None and rw != principal.rw else "rt")
 
 
+async def check_household(engine: AsyncEngine, principal: Principal, household_id: UUID) -> None:
+    """404 unless the household exists and is in the caller's area."""
+    if principal.city_wide:
+        return
+    address = await household_address(engine, household_id)
+    if address is None or not principal.covers(*address):
+        raise problem(404, NOT_FOUND)
+
+
 def in_area(engine: AsyncEngine) -> Any:
     """A route dependency: the path's household is in the caller's area (404 otherwise)."""
 
     async def check(household_id: UUID, principal: Caller) -> None:
-        if principal.city_wide:
-            return
-        address = await household_address(engine, household_id)
-        if address is None or not principal.covers(*address):
-            raise problem(404, NOT_FOUND)
+        await check_household(engine, principal, household_id)
 
     return Depends(check)
 
@@ -103,3 +111,64 @@ def check_health_filter(principal: Principal, stunting: bool | None) -> None:
             "stunting: saring menurut stunting hanya untuk kader dan kelurahan "
             "(stunting: filtering by stunting is for cadres and the kelurahan only)",
         )
+
+
+def covers_kelurahan(principal: Principal, kelurahan_code: str) -> bool:
+    """Whether the whole kelurahan is the caller's (its officers, its kecamatan, the city)."""
+    if principal.city_wide:
+        return True
+    if principal.role is Role.KECAMATAN:
+        return kelurahan_code.startswith(f"{principal.kecamatan}.")
+    return principal.role is Role.KELURAHAN and kelurahan_code == principal.kelurahan
+
+
+def candidates_narrowed(where: CandidateFilter, principal: Principal) -> CandidateFilter:
+    """A duplicate queue limited to candidates with a side in the caller's area."""
+    if principal.city_wide:
+        return where
+    if where.kelurahan_code and not covers_kelurahan(principal, where.kelurahan_code):
+        raise outside("kelurahan_code")
+    if principal.role is Role.KECAMATAN:
+        return replace(where, kecamatan_code=principal.kecamatan)
+    return replace(where, kelurahan_code=principal.kelurahan)
+
+
+def candidate_seen(principal: Principal, candidate: Any) -> Any:
+    """The candidate, if one of its two people lives in the caller's area (404 otherwise)."""
+    sides = (candidate.left_kelurahan_code, candidate.right_kelurahan_code)
+    if not any(covers_kelurahan(principal, code) for code in sides):
+        raise problem(404, "Calon duplikat tidak ditemukan (duplicate candidate not found)")
+    return candidate
+
+
+def check_scan(principal: Principal, kelurahan_code: str | None) -> None:
+    """A kelurahan rescans its own people; only the city rescans everyone."""
+    if kelurahan_code is None and not principal.city_wide:
+        raise outside("kelurahan_code")
+    if kelurahan_code is not None and not covers_kelurahan(principal, kelurahan_code):
+        raise outside("kelurahan_code")
+
+
+def import_area(principal: Principal | None) -> Callable[[HouseholdData], Problem | None] | None:
+    """For an upload: the problem of a row whose household is outside the caller's area (an
+    RT imports its own RT's rows; the others are rejected in the row report, not written)."""
+    if principal is None or principal.city_wide:
+        return None
+
+    def check(household: HouseholdData) -> Problem | None:
+        if principal.covers(household.kelurahan_code, household.rw, household.rt):
+            return None
+        if not principal.covers(household.kelurahan_code, principal.rw or 0, principal.rt or 0):
+            column = "kelurahan"
+        elif principal.rw is not None and household.rw != principal.rw:
+            column = "rw"
+        else:
+            column = "rt"
+        return Problem(
+            column,
+            "outside_area",
+            f"{column}: di luar wilayah Anda",
+            f"{column}: outside your area",
+        )
+
+    return check

@@ -739,3 +739,78 @@ async def test_every_read_of_a_household_or_its_timeline_is_recorded_for_the_aud
         logged = len(in_registry) + len(listed) - 1 + len(seen_by)  # the detail read is in both
         print(f"\naudit baca: {made} baca oleh pengguna, {logged} tercatat")
         assert logged == made
+
+
+@pytest.mark.parametrize("in_child", [False, True], ids=["here", "own-process"])
+async def test_an_rt_imports_its_own_rows_and_the_others_are_rejected_in_the_report(
+    settings_for: Any, monkeypatch: pytest.MonkeyPatch, in_child: bool
+) -> None:
+    from services.registry import import_files
+    from tests.integration.test_import import as_csv
+
+    if in_child:  # a big upload is imported by `python -m services.registry.import_api`
+        monkeypatch.setattr(import_files, "WORKER_MIN_BYTES", 1)
+    rt = tokens.bearer(Role.RT, "rt-3-12", kelurahan=LOK_TUAN, rw=3, rt=12)
+    rows = [
+        {"no_kk": "6474010101300051", "nik": "", "nama": "Siti Aminah"},  # RT 3/12: its own
+        {"no_kk": "6474010101300052", "nik": "", "nama": "Rina", "rt": 13},
+        {"no_kk": "6474010101300053", "nik": "", "nama": "Dewi", "rw": 4},
+        {"no_kk": "6474010101300054", "nik": "", "nama": "Ani", "kelurahan": "Api-Api"},
+    ]
+    async with start_system(settings_for, services=("registry",)) as system:
+        answer = await system.registry.post(
+            "/imports", files={"file": ("rt.csv", as_csv(rows), "text/csv")}, headers=rt
+        )
+        assert answer.status_code == 200, answer.text
+        summary = answer.json()
+        listed = (await system.registry.get("/households")).json()["items"]
+    assert summary["households_created"] == 1
+    assert [(r["row"], r["column"], r["rule"]) for r in summary["rejections"]] == [
+        (3, "rt", "outside_area"),
+        (4, "rw", "outside_area"),
+        (5, "kelurahan", "outside_area"),
+    ]
+    assert [h["no_kk_masked"][-4:] for h in listed] == ["0051"]
+
+
+async def test_the_duplicate_queue_and_nik_conflicts_are_the_kelurahans_own(
+    settings_for: Any,
+) -> None:
+    tally = Tally()
+    lok_tuan = tokens.bearer(Role.KELURAHAN, "lurah-lok-tuan", kelurahan=LOK_TUAN)
+    api_api = tokens.bearer(Role.KELURAHAN, "lurah-api-api", kelurahan=API_API)
+    selatan = tokens.bearer(Role.KECAMATAN, "camat-selatan", kecamatan="64.74.02")
+    from tests.integration.test_duplicates import scanned, two_records_of_rizky
+
+    async with start_system(settings_for, services=("registry",)) as system:
+        registry = system.registry
+        await two_records_of_rizky(system)  # two Lok Tuan households
+        await scanned(registry)
+        (candidate,) = (await registry.get("/duplicates")).json()["items"]
+        cid = candidate["id"]
+        assert (await registry.get(f"/duplicates/{cid}", headers=lok_tuan)).status_code == 200
+        assert len((await registry.get("/duplicates", headers=lok_tuan)).json()["items"]) == 1
+        for headers in (api_api, selatan):
+            assert (await registry.get("/duplicates", headers=headers)).json()["items"] == []
+            tally.expect(
+                "API1 object level",
+                await registry.get(f"/duplicates/{cid}", headers=headers),
+                404,
+            )
+        decision = {"decision": "not_duplicate", "note": "orang lain", "officer": "Lurah Api-Api"}
+        tally.expect(
+            "API1 object level",
+            await registry.post(f"/duplicates/{cid}/decision", json=decision, headers=api_api),
+            404,
+        )
+        for asked in ({"kelurahan_code": LOK_TUAN}, {}):
+            tally.expect(
+                "API1 object level",
+                await registry.post("/duplicates/scan", json=asked, headers=api_api),
+                403,
+            )
+        foreign = await registry.get(
+            "/duplicates", params={"kelurahan_code": LOK_TUAN}, headers=api_api
+        )
+        tally.expect("API1 object level", foreign, 403)
+    tally.report()
