@@ -195,6 +195,44 @@ def demo(
     typer.echo(asyncio.run(run()))
 
 
+@app.command("trail")
+def processing_trail(
+    nik: Annotated[str, typer.Argument(help="NIK orang itu (the person's NIK)")],
+    referrals_database_url: Annotated[
+        str | None,
+        typer.Option(help="Basis data referrals (default: the `sinergi up` data folder's)"),
+    ] = None,
+    referrals_database_schema: Annotated[
+        str | None, typer.Option(help="Skema PostgreSQL referrals (its schema)")
+    ] = None,
+    data_dir: DataDir = Path(".sinergi"),
+) -> None:
+    """Jejak pemrosesan data seseorang (UU PDP): yang disimpan dan siapa membacanya, JSON.
+
+    The registry's database comes from SINERGI_DATABASE_URL, or the `sinergi up` data folder;
+    the referrals service's from --referrals-database-url, or the same folder.
+    """
+    from sinergi.trail import as_json, trail
+
+    if not (len(nik) == 16 and nik.isdigit()):
+        raise typer.BadParameter("NIK 16 angka (a NIK is 16 digits)", param_hint="NIK")
+    settings = registry_settings(data_dir)
+    referrals_db = data_dir.resolve() / "referrals.db"
+    referrals_url = referrals_database_url or (
+        f"sqlite+aiosqlite:///{referrals_db.as_posix()}" if referrals_db.exists() else None
+    )
+    found = asyncio.run(
+        trail(
+            nik,
+            settings.database_url,
+            referrals_url,
+            registry_schema=settings.database_schema,
+            referrals_schema=referrals_database_schema,
+        )
+    )
+    typer.echo(as_json(found))
+
+
 def registry_settings(data_dir: Path) -> Settings:
     """The registry's settings for a command run beside it: from SINERGI_* when set, else
     the `sinergi up` data folder (its database migrated first, as `sinergi up` would)."""

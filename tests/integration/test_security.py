@@ -814,3 +814,44 @@ async def test_the_duplicate_queue_and_nik_conflicts_are_the_kelurahans_own(
         )
         tally.expect("API1 object level", foreign, 403)
     tally.report()
+
+
+async def test_a_persons_processing_trail_shows_what_is_held_and_who_read_it(
+    settings_for: Any,
+) -> None:
+    from sinergi.trail import as_json, trail
+
+    lurah = tokens.bearer(Role.KELURAHAN, "lurah-lok-tuan", kelurahan=LOK_TUAN)
+    nik = "6474014505900001"
+    siti = {"nik": nik, "name": "Siti Aminah", "sex": "P", "birth_date": "1990-05-05",
+            "relation": "kepala"}  # fmt: skip
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        registry, referrals = system.registry, system.referrals
+        household_id = (await registry.post("/households", json=place("6474010101300061"))).json()[
+            "id"
+        ]
+        assert (await registry.post(f"/households/{household_id}/members", json=siti)).is_success
+        purpose = {"X-Sinergi-Purpose": "verifikasi"}
+        await registry.get(f"/households/{household_id}", headers=lurah | purpose)
+        await eventually(
+            lambda: referrals.get(f"/households/{household_id}/timeline", headers=lurah),
+            lambda r: r.status_code == 200,
+        )
+    registry_settings, referrals_settings = settings_for("registry"), settings_for("referrals")
+    found = await trail(
+        nik,
+        registry_settings.database_url,
+        referrals_settings.database_url,
+        registry_schema=registry_settings.database_schema,
+        referrals_schema=referrals_settings.database_schema,
+    )
+    assert [(m["name"], m["nik"]) for m in found["members"]] == [("Siti Aminah", nik)]
+    assert [h["id"] for h in found["households"]] == [household_id]
+    lurah_reads = [(r["service"], r["resource"], r["purpose"]) for r in found["reads"]
+                   if r["subject"] == "lurah-lok-tuan"]  # fmt: skip
+    assert lurah_reads[0] == ("registry", "household", "verifikasi")
+    assert ("referrals", "timeline", None) in lurah_reads
+    assert '"Siti Aminah"' in as_json(found)
+    nobody = await trail("6474014505900099", registry_settings.database_url, None,
+                         registry_schema=registry_settings.database_schema)  # fmt: skip
+    assert nobody["members"] == [] and nobody["reads"] == []
