@@ -17,6 +17,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sinergi.auth import Caller, Role, allow
+from sinergi.db import POSITION_MAX
 
 Purpose = Annotated[
     str | None,
@@ -106,7 +107,7 @@ def audit_routes(engine: AsyncEngine, table: Table) -> APIRouter:
     async def reads(
         household_id: UUID | None = None,
         subject: Annotated[str | None, Query(max_length=200)] = None,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=POSITION_MAX)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> ReadPage:
         query = select(table).where(table.c.id > after).order_by(table.c.id).limit(limit)

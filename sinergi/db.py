@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sinergi import sqlite_cursor
 
 T = TypeVar("T")
+# The largest id or stream position a BIGINT (and SQLite's INTEGER) holds: the bound of every
+# such parameter, so a bigger number is a 422, not a driver overflow.
+POSITION_MAX = 2**63 - 1
 IN_CHUNK = 2000  # values per IN (...) list, far below SQLite's 32,766 variables
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

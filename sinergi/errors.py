@@ -177,3 +177,14 @@ def install_error_handlers(app: FastAPI) -> None:
             pesan="Terjadi kesalahan pada server", message="Internal server error"
         )
         return JSONResponse(status_code=500, content=detail.model_dump())
+
+
+# What any signed-in route may answer besides its own: documented once for every route.
+STANDARD_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ProblemDetail, "description": "Tanpa token sah (no valid token)"},
+    403: {"model": ProblemDetail, "description": "Peran atau wilayah lain (not yours to do)"},
+    404: {"model": ProblemDetail, "description": "Tidak ada, atau bukan untuk Anda (not found)"},
+    413: {"model": ProblemDetail, "description": "Isi terlalu besar (body too large)"},
+    422: {"model": ValidationProblem, "description": "Data tidak valid (invalid data)"},
+    429: {"model": ProblemDetail, "description": "Terlalu banyak permintaan (too many requests)"},
+}

@@ -31,7 +31,7 @@ from sinergi.config import Settings
 from sinergi.consumer import BatchConsumer, Subscription
 from sinergi.db import create_engine
 from sinergi.dlq import add_dead_letter_subscriber
-from sinergi.errors import install_error_handlers
+from sinergi.errors import STANDARD_PROBLEMS, install_error_handlers
 from sinergi.outbox import OutboxRelay, UnitOfWork
 from sinergi.streams import durable_config, ensure_streams
 from sinergi.tables import RuntimeTables
@@ -261,11 +261,12 @@ def create_service_app(
     app.include_router(health_routes(runtime))
     # Every endpoint but the health checks wants a verified caller.
     signed_in = [Depends(auth.authenticated)]
-    app.include_router(asyncapi_routes(definition), dependencies=signed_in)
-    app.include_router(definition.routes(runtime), dependencies=signed_in)
-    app.include_router(
-        audit_routes(runtime.engine, definition.tables.read_audit), dependencies=signed_in
-    )
+    for router in (
+        asyncapi_routes(definition),
+        definition.routes(runtime),
+        audit_routes(runtime.engine, definition.tables.read_audit),
+    ):
+        app.include_router(router, dependencies=signed_in, responses=STANDARD_PROBLEMS)
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=runtime.tracer_provider,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +19,21 @@ from sqlalchemy import (
     Table,
     text,
 )
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment, always given back with its zone: SQLite stores the UTC time without one, and
+    an answer saying "2026-11-29T05:00:00" would not say which 5 o'clock it meant."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 Position = BigInteger().with_variant(Integer(), "sqlite")
@@ -38,8 +55,8 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         Column("subject", String(255), nullable=False),
         Column("headers", JSON, nullable=False),
         Column("data", LargeBinary, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("published_at", UtcDateTime(), nullable=True),
     )
     Index(
         "ix_outbox_unpublished",
@@ -53,7 +70,7 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         Column("consumer", String(64), primary_key=True),
         Column("event_id", String(64), primary_key=True),
         Column("stream_seq", BigInteger, nullable=True),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", UtcDateTime(), nullable=False),
     )
     # Who read which personal data (UU PDP): one row per read of a household, its members or
     # its timeline, written before the answer leaves (sinergi.audit).
@@ -61,7 +78,7 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         "read_audit",
         metadata,
         Column("id", Position, primary_key=True, autoincrement=True),
-        Column("at", DateTime(timezone=True), nullable=False),
+        Column("at", UtcDateTime(), nullable=False),
         Column("subject", String(200), nullable=False),
         Column("role", String(20), nullable=False),
         Column("agency", String(80), nullable=True),

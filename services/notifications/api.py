@@ -13,6 +13,7 @@ from services.notifications import digest, inbox, scope, subscriptions
 from services.notifications.inbox import INBOX_HUB, StoredItem
 from sinergi import live
 from sinergi.auth import EVERYONE, Caller, Role, allow
+from sinergi.db import POSITION_MAX
 from sinergi.errors import answers
 from sinergi.service import Runtime
 
@@ -52,7 +53,7 @@ class MarkRead(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     recipient: str = Field(pattern=RECIPIENT)
-    ids: list[int] | None = Field(
+    ids: list[Annotated[int, Field(ge=1, le=POSITION_MAX)]] | None = Field(
         default=None, max_length=1000, description="Yang ditandai; kosong = semua (none: all)"
     )
 
@@ -152,7 +153,7 @@ def routes(runtime: Runtime) -> APIRouter:
         principal: Caller,
         unread_only: bool = False,
         event_type: Annotated[str | None, Query(max_length=200)] = None,
-        before: Annotated[int | None, Query(ge=1)] = None,
+        before: Annotated[int | None, Query(ge=1, le=POSITION_MAX)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> InboxView:
         scope.check_own(principal, recipient, "recipient")
@@ -195,8 +196,10 @@ def routes(runtime: Runtime) -> APIRouter:
     async def inbox_stream(
         recipient: Recipient,
         principal: Caller,
-        after: Annotated[int, Query(ge=0)] = 0,
-        last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+        after: Annotated[int, Query(ge=0, le=POSITION_MAX)] = 0,
+        last_event_id: Annotated[
+            int | None, Header(alias="Last-Event-ID", ge=0, le=POSITION_MAX)
+        ] = None,
     ) -> StreamingResponse:
         scope.check_own(principal, recipient, "recipient")
         start = last_event_id if last_event_id is not None else after

@@ -20,14 +20,20 @@ from services.notifications.models import deliveries, delivery_attempts
 from services.notifications.models import subscriptions as subscriptions_table
 from sinergi.actors import current_actor
 from sinergi.auth import CASE_WORKERS, Role, allow
+from sinergi.db import POSITION_MAX
 from sinergi.errors import Conflict, NotFound, answers
 from sinergi.service import Runtime
 
 Actor = Annotated[str, Depends(current_actor)]
 State = Literal["pending", "delivered", "dead"]
+DeliveryId = Annotated[int, Path(ge=1, le=POSITION_MAX)]
 After = Annotated[
     int | None,
-    Query(ge=0, description="Mulai setelah id ini: next_after halaman sebelumnya (after this id)"),
+    Query(
+        ge=0,
+        le=POSITION_MAX,
+        description="Mulai setelah id ini: next_after halaman sebelumnya (after this id)",
+    ),
 ]
 
 
@@ -262,7 +268,7 @@ def routes(runtime: Runtime) -> APIRouter:
         dependencies=allow(*CASE_WORKERS),
         summary="Satu pengiriman dan setiap percobaannya (one delivery and its attempts)",
     )
-    async def get_delivery(actor: Actor, delivery_id: Annotated[int, Path(ge=1)]) -> DeliveryDetail:
+    async def get_delivery(actor: Actor, delivery_id: DeliveryId) -> DeliveryDetail:
         with answers():
             return await detail(engine, delivery_id, actor=actor)
 
@@ -275,7 +281,7 @@ def routes(runtime: Runtime) -> APIRouter:
         "receiver sees the same webhook-id.)",
         responses={404: {"description": _NO_DELIVERY}, 409: {"description": "Masih menunggu"}},
     )
-    async def replay_delivery(actor: Actor, delivery_id: Annotated[int, Path(ge=1)]) -> Replayed:
+    async def replay_delivery(actor: Actor, delivery_id: DeliveryId) -> Replayed:
         with answers():
             return await replay(engine, delivery_id, actor=actor)
 

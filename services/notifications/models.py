@@ -6,7 +6,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     Float,
     Index,
     Integer,
@@ -17,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from sinergi.tables import runtime_tables
+from sinergi.tables import UtcDateTime, runtime_tables
 
 metadata = MetaData()
 tables = runtime_tables(metadata)
@@ -36,8 +35,8 @@ inbox_items = Table(
     Column("household_id", String(36), nullable=False),
     Column("title", String(300), nullable=False),
     Column("body", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("read_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("read_at", UtcDateTime(), nullable=True),
     UniqueConstraint("recipient", "event_id", name="uq_inbox_recipient_event"),
 )
 Index("ix_inbox_recipient_id", inbox_items.c.recipient, inbox_items.c.id)
@@ -67,7 +66,7 @@ referral_parties = Table(
     # Where it stands, for the daily digest's "what is overdue".
     Column("status", String(20), nullable=False),
     Column("overdue_level", Integer, nullable=True),
-    Column("due_at", DateTime(timezone=True), nullable=True),
+    Column("due_at", UtcDateTime(), nullable=True),
 )
 Index("ix_referral_parties_overdue", referral_parties.c.overdue_level)
 
@@ -88,7 +87,7 @@ subscriptions = Table(
     Column("state", String(16), nullable=False),
     Column("disabled_reason", Text, nullable=True),
     Column("failures", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 Index("ix_subscriptions_audience", subscriptions.c.audience)
 
@@ -109,10 +108,10 @@ deliveries = Table(
     Column("payload", Text, nullable=False),
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
-    Column("lease_until", DateTime(timezone=True), nullable=True),
-    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("delivered_at", UtcDateTime(), nullable=True),
     Column("last_error", Text, nullable=True),
     UniqueConstraint("subscription_id", "event_id", name="uq_delivery_subscription_event"),
 )
@@ -133,7 +132,7 @@ delivery_attempts = Table(
     Column("id", _Id, primary_key=True),
     Column("delivery_id", BigInteger, nullable=False),
     Column("attempt", Integer, nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
     Column("latency_ms", Float, nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("status_code", Integer, nullable=True),

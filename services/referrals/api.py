@@ -20,6 +20,7 @@ from services.referrals.domain import TimelineEntry, who_and_agency
 from sinergi import live
 from sinergi.audit import audited
 from sinergi.auth import CASE_READERS, Caller, allow
+from sinergi.db import POSITION_MAX
 from sinergi.service import Runtime
 
 
@@ -129,11 +130,20 @@ def routes(runtime: Runtime) -> APIRouter:
         household_id: UUID,
         principal: Caller,
         after: Annotated[
-            int, Query(ge=0, description="Hanya entri dengan stream_seq > after (only after)")
+            int,
+            Query(
+                ge=0,
+                le=POSITION_MAX,
+                description="Hanya entri dengan stream_seq > after (only after)",
+            ),
         ] = 0,
         before: Annotated[
             int | None,
-            Query(ge=1, description="Hanya entri dengan stream_seq < before (only before)"),
+            Query(
+                ge=1,
+                le=POSITION_MAX,
+                description="Hanya entri dengan stream_seq < before (only before)",
+            ),
         ] = None,
         order: Annotated[
             Literal["asc", "desc"],
@@ -187,13 +197,15 @@ def routes(runtime: Runtime) -> APIRouter:
         household_id: UUID,
         principal: Caller,
         after: Annotated[
-            int, Query(ge=0, description="Mulai setelah stream_seq ini (start after)")
+            int,
+            Query(ge=0, le=POSITION_MAX, description="Mulai setelah stream_seq ini (start after)"),
         ] = 0,
         last_event_id: Annotated[
             int | None,
             Header(
                 alias="Last-Event-ID",
                 ge=0,
+                le=POSITION_MAX,
                 description="Dikirim browser saat menyambung lagi; menang atas `after` "
                 "(sent by the browser on reconnect; wins over `after`)",
             ),

@@ -8,7 +8,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -18,7 +17,7 @@ from sqlalchemy import (
     false,
 )
 
-from sinergi.tables import runtime_tables
+from sinergi.tables import UtcDateTime, runtime_tables
 
 metadata = MetaData()
 tables = runtime_tables(metadata)
@@ -32,7 +31,7 @@ timeline_entries = Table(
     Column("type", String(200), nullable=False),
     Column("source", String(200), nullable=False),
     Column("subject", String(255), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
     Column("trace_id", String(32), nullable=True),
     Column("data", Text, nullable=False),
 )
@@ -60,9 +59,9 @@ referrals = Table(
     Column("rule", String(80), nullable=True),
     Column("facts", JSON, nullable=True),
     Column("open_slot", String(140), nullable=True, unique=True),
-    Column("requested_at", DateTime(timezone=True), nullable=False),
-    Column("status_since", DateTime(timezone=True), nullable=False),
-    Column("due_at", DateTime(timezone=True), nullable=True),
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("status_since", UtcDateTime(), nullable=False),
+    Column("due_at", UtcDateTime(), nullable=True),
     Column("escalation_level", Integer, nullable=False, server_default="0"),
     Column("version", Integer, nullable=False),
 )
@@ -80,7 +79,7 @@ referral_steps = Table(
     Column("status", String(20), nullable=False),
     Column("actor", String(200), nullable=False),
     Column("reason", Text, nullable=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
 )
 
 # What the referrals service knows of each household, from the registry's events: enough
@@ -112,5 +111,5 @@ poverty_history = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("household_id", String(36), nullable=False, index=True),
     Column("status", String(20), nullable=False),
-    Column("since", DateTime(timezone=True), nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
 )

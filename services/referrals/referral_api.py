@@ -196,7 +196,7 @@ def routes(runtime: Runtime) -> APIRouter:
         agency: str | None = None,
         kelurahan_code: str | None = None,
         household_id: UUID | None = None,
-        older_than_days: Annotated[float | None, Query(ge=0)] = None,
+        older_than_days: Annotated[float | None, Query(ge=0, le=36_500)] = None,
         overdue: bool | None = None,
         after: str | None = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -62,8 +62,8 @@ def routes(runtime: Runtime) -> APIRouter:
     async def list_households(
         principal: Caller,
         kelurahan_code: str | None = None,
-        rw: Annotated[int | None, Query(ge=1)] = None,
-        rt: Annotated[int | None, Query(ge=1)] = None,
+        rw: Annotated[int | None, Query(ge=1, le=999)] = None,
+        rt: Annotated[int | None, Query(ge=1, le=999)] = None,
         verification: domain.Verification | None = None,
         poverty_status: str | None = None,
         stunting: bool | None = None,

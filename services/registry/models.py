@@ -7,7 +7,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -19,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from sinergi.tables import runtime_tables
+from sinergi.tables import UtcDateTime, runtime_tables
 
 metadata = MetaData()
 tables = runtime_tables(metadata)
@@ -39,7 +38,7 @@ households = Table(
     Column("poverty_status", String(20), nullable=True),
     Column("poverty_ruleset", String(80), nullable=True),
     Column("stunted_children", Integer, nullable=False, server_default="0"),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_at", UtcDateTime(), nullable=False),
     Column("version", Integer, nullable=False),
 )
 Index("ix_households_area", households.c.kelurahan_code, households.c.rw, households.c.rt)
@@ -50,8 +49,8 @@ kk_history = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("household_id", String(36), ForeignKey("households.id"), nullable=False, index=True),
     Column("no_kk", String(16), nullable=False),
-    Column("valid_from", DateTime(timezone=True), nullable=False),
-    Column("valid_to", DateTime(timezone=True), nullable=True),
+    Column("valid_from", UtcDateTime(), nullable=False),
+    Column("valid_to", UtcDateTime(), nullable=True),
     Column("reason", String(40), nullable=False),
 )
 
@@ -70,7 +69,7 @@ members = Table(
     Column("disability", Boolean, nullable=False),
     Column("pregnant", Boolean, nullable=False),
     Column("nik_warnings", JSON, nullable=False),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
 )
 
 nik_conflicts = Table(
@@ -84,8 +83,8 @@ nik_conflicts = Table(
     Column("state", String(10), nullable=False),
     Column("decision", String(30), nullable=True),
     Column("note", Text, nullable=True),
-    Column("detected_at", DateTime(timezone=True), nullable=False),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("detected_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime(), nullable=True),
 )
 
 assessments = Table(
@@ -100,7 +99,7 @@ assessments = Table(
     Column("status", String(20), nullable=False),
     Column("dtsen_desil", Integer, nullable=True),
     Column("dtsen_source", String(200), nullable=True),
-    Column("assessed_at", DateTime(timezone=True), nullable=False),
+    Column("assessed_at", UtcDateTime(), nullable=False),
 )
 
 measurements = Table(
@@ -119,7 +118,7 @@ measurements = Table(
     Column("wfa_z", Float, nullable=True),
     Column("wfa_category", String(40), nullable=True),
     Column("outside_standard", Boolean, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
 )
 
 visits = Table(
@@ -131,7 +130,7 @@ visits = Table(
     Column("visitor", String(200), nullable=False),
     Column("note", Text, nullable=False),
     Column("observations", JSON, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
 )
 
 # Members waiting for the duplicate scanner, written in the transaction that adds them: the
@@ -140,7 +139,7 @@ duplicate_checks = Table(
     "duplicate_checks",
     metadata,
     Column("member_id", String(36), primary_key=True),
-    Column("queued_at", DateTime(timezone=True), nullable=False),
+    Column("queued_at", UtcDateTime(), nullable=False),
 )
 
 # The kelurahan officers' review queue of probable duplicates among members without NIK.
@@ -163,8 +162,8 @@ duplicate_candidates = Table(
     Column("kept_member_id", String(36), nullable=True),
     Column("decided_by", String(200), nullable=True),
     Column("note", Text, nullable=True),
-    Column("detected_at", DateTime(timezone=True), nullable=False),
-    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("detected_at", UtcDateTime(), nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=True),
     UniqueConstraint("left_member_id", "right_member_id"),
 )
 Index("ix_duplicate_candidates_queue", duplicate_candidates.c.state, duplicate_candidates.c.score)
@@ -174,7 +173,7 @@ import_reports = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("filename", String(255), nullable=False),
-    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Column("imported_at", UtcDateTime(), nullable=False),
     Column("summary", JSON, nullable=False),
     Column("report_csv", Text, nullable=False),
 )
