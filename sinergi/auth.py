@@ -18,6 +18,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -329,10 +330,14 @@ async def authenticated(
     if limiter is not None and principal.role is not Role.SYSTEM:  # other services: not limited
         limiter.check(principal.subject)
     request.state.principal = principal
+    CALLER.set(principal)
     return principal
 
 
 Caller = Annotated[Principal, Depends(authenticated)]
+# The request's verified caller, for what records who did something (e.g. an event's
+# recorded_by) without every use case taking it as an argument. None outside a request.
+CALLER: ContextVar[Principal | None] = ContextVar("sinergi_caller", default=None)
 
 
 def allow(*roles: Role) -> list[Any]:

@@ -19,7 +19,8 @@ class RegistryEvent(Event):
     service: ClassVar[str] = "registry"
 
     recorded_by: str | None = Field(
-        default=None, description="Who recorded it (user or system), once sign-in exists"
+        default=None,
+        description="Who recorded it: the verified caller, <role>:<subject> (rt:ketua-rt-3-12)",
     )
 
 

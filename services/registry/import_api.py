@@ -23,7 +23,7 @@ from services.registry.api import PROBLEMS
 from services.registry.import_files import FileRejected
 from services.registry.imports import ImportSummary, import_file, load_report
 from services.registry.models import tables
-from sinergi.auth import FIELD, Caller, Principal, allow
+from sinergi.auth import CALLER, FIELD, Caller, Principal, allow
 from sinergi.config import Settings
 from sinergi.db import create_engine
 from sinergi.errors import FieldProblem, ValidationProblem, answers
@@ -311,6 +311,7 @@ def _child(path: str, filename: str, claims: str | None = None) -> None:
     """The process `import_upload` starts: one line of JSON on stdout, the import's id."""
     settings = Settings()  # the database and NATS given by the service
     principal = None if claims is None else Principal.of(json.loads(claims))
+    CALLER.set(principal)  # the rows' events name the uploader, as in the service
     try:
         summary = asyncio.run(_import_alone(Path(path), filename, settings, principal))
     except FileRejected as rejected:

@@ -575,7 +575,10 @@ async def test_health_details_reach_cadres_the_kelurahan_and_health_agencies_onl
         async def added_event(headers: dict[str, str]) -> dict[str, Any]:
             page = await eventually(
                 lambda: referrals.get(f"/households/{household_id}/timeline", headers=headers),
-                lambda r: any(e["type"].endswith("member_added.v1") for e in r.json()["entries"]),
+                lambda r: (
+                    r.status_code == 200
+                    and any(e["type"].endswith("member_added.v1") for e in r.json()["entries"])
+                ),
             )
             (entry,) = [e for e in page.json()["entries"] if e["type"].endswith("member_added.v1")]
             data: dict[str, Any] = entry["data"]
@@ -855,3 +858,23 @@ async def test_a_persons_processing_trail_shows_what_is_held_and_who_read_it(
     nobody = await trail("6474014505900099", registry_settings.database_url, None,
                          registry_schema=registry_settings.database_schema)  # fmt: skip
     assert nobody["members"] == [] and nobody["reads"] == []
+
+
+async def test_registry_events_name_the_verified_caller_who_recorded_them(
+    settings_for: Any,
+) -> None:
+    rt = tokens.bearer(Role.RT, "ketua-rt-1-1", kelurahan=LOK_TUAN, rw=1, rt=1)
+    lurah = tokens.bearer(Role.KELURAHAN, "lurah-lok-tuan", kelurahan=LOK_TUAN)
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        created = await system.registry.post(
+            "/households", json=place("6474010101300071"), headers=rt
+        )
+        household_id = created.json()["id"]
+        timeline = await eventually(
+            lambda: system.referrals.get(f"/households/{household_id}/timeline", headers=lurah),
+            # 404 until the referrals service has learnt the household's kelurahan.
+            lambda r: r.status_code == 200 and len(r.json()["entries"]) == 1,
+        )
+    (entry,) = timeline.json()["entries"]
+    assert entry["who"] == "rt:ketua-rt-1-1"
+    assert entry["data"]["recorded_by"] == "rt:ketua-rt-1-1"

@@ -347,7 +347,7 @@ async def test_pages_in_stream_order_and_newest_first_with_who_and_which_agency(
         assert (referral["who"], referral["agency"]) == (f"kelurahan:{LOK_TUAN}", "dspm")
         registered_entry = entries[0]
         assert registered_entry["type"] == HouseholdRegistered.ce_type()
-        assert (registered_entry["who"], registered_entry["agency"]) == (None, None)
+        assert (registered_entry["who"], registered_entry["agency"]) == ("system:uji-sistem", None)
         assert {"trace_id", "occurred_at", "source", "data"} <= registered_entry.keys()
 
         bad = await system.referrals.get(url, params={"order": "sideways"})
