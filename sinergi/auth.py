@@ -17,7 +17,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
@@ -111,6 +111,15 @@ class Principal:
             return (rw, rt) == (self.rw, self.rt)
         return self.role is not Role.KADER or self.rw is None or rw == self.rw
 
+    def covers_kelurahan(self, kelurahan_code: str) -> bool:
+        """Whether the whole kelurahan is the caller's: its officers', its kecamatan's, the
+        city's (an RT or a kader holds only part of it)."""
+        if self.role in CITY_ROLES:
+            return True
+        if self.role is Role.KECAMATAN:
+            return kelurahan_code.startswith(f"{self.kecamatan}.")
+        return self.role is Role.KELURAHAN and kelurahan_code == self.kelurahan
+
     def claims(self) -> dict[str, Any]:
         found: dict[str, Any] = {"sub": self.subject, "role": self.role.value}
         for name in ("agency", "kecamatan", "kelurahan", "rw", "rt"):
@@ -157,9 +166,20 @@ class Verifier(Protocol):
     async def verify(self, token: str) -> Principal: ...
 
 
-def _principal(decode: Callable[[], Mapping[str, Any]]) -> Principal:
+def _principal(
+    token: str, key: Any, algorithms: list[str], issuer: str, audience: str
+) -> Principal:
+    """The principal of `token`, checked with `key`: signature, expiry, issuer, audience."""
     try:
-        return Principal.of(decode())
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            issuer=issuer,
+            audience=audience,
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+        )
+        return Principal.of(claims)
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("token kedaluwarsa (token expired)") from None
     except jwt.PyJWTError as error:
@@ -180,16 +200,7 @@ class KeyFileVerifier:
         self._issuer, self._audience = issuer, audience
 
     async def verify(self, token: str) -> Principal:
-        return _principal(
-            lambda: jwt.decode(
-                token,
-                self._public_key,
-                algorithms=[ALGORITHM],
-                issuer=self._issuer,
-                audience=self._audience,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-            )
-        )
+        return _principal(token, self._public_key, [ALGORITHM], self._issuer, self._audience)
 
 
 class JwksVerifier:
@@ -213,16 +224,7 @@ class JwksVerifier:
         key = self._keys.get(kid) or await self._refreshed(kid)
         if key is None:
             raise Unauthenticated(f"kunci token tidak dikenal (unknown signing key {kid!r})")
-        return _principal(
-            lambda: jwt.decode(
-                token,
-                key,
-                algorithms=PROVIDER_ALGORITHMS,
-                issuer=self._issuer,
-                audience=self._audience,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-            )
-        )
+        return _principal(token, key, PROVIDER_ALGORITHMS, self._issuer, self._audience)
 
     async def _refreshed(self, kid: str) -> jwt.PyJWK | None:
         async with self._lock:
@@ -305,6 +307,10 @@ def system_headers(key_file: Path, subject: str, lifetime_seconds: float = 3600)
     return {"Authorization": f"Bearer {signed}"}
 
 
+# The request's verified caller, for what records who did something (e.g. an event's
+# recorded_by) without every use case taking it as an argument. None outside a request.
+CALLER: ContextVar[Principal | None] = ContextVar("sinergi_caller", default=None)
+
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="bearer",
@@ -329,15 +335,11 @@ async def authenticated(
     limiter = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None and principal.role is not Role.SYSTEM:  # other services: not limited
         limiter.check(principal.subject)
-    request.state.principal = principal
     CALLER.set(principal)
     return principal
 
 
 Caller = Annotated[Principal, Depends(authenticated)]
-# The request's verified caller, for what records who did something (e.g. an event's
-# recorded_by) without every use case taking it as an argument. None outside a request.
-CALLER: ContextVar[Principal | None] = ContextVar("sinergi_caller", default=None)
 
 
 def allow(*roles: Role) -> list[Any]:
@@ -378,9 +380,7 @@ MANAGERS: Final = (Role.COORDINATOR, Role.KECAMATAN, Role.KELURAHAN, Role.AGENCY
 
 
 def _unauthorised(detail: str) -> Exception:
-    error = problem(401, detail)
-    error.headers = {"WWW-Authenticate": "Bearer"}
-    return error
+    return problem(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 class Remembered:

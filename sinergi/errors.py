@@ -99,8 +99,8 @@ def bilingual(text: str) -> ProblemDetail:
     return ProblemDetail(pesan=text, message=text)
 
 
-def problem(status_code: int, text: str) -> HTTPException:
-    return HTTPException(status_code, detail=bilingual(text).model_dump())
+def problem(status_code: int, text: str, headers: dict[str, str] | None = None) -> HTTPException:
+    return HTTPException(status_code, detail=bilingual(text).model_dump(), headers=headers)
 
 
 class DomainError(Exception):

@@ -53,13 +53,12 @@ class RateLimiter:
             bucket.tokens -= 1
             return
         wait = math.ceil((1 - bucket.tokens) / self.per_second)
-        error = problem(
+        raise problem(
             429,
             f"terlalu banyak permintaan; coba lagi dalam {wait} detik "
             f"(too many requests; retry in {wait} s)",
+            headers={"Retry-After": str(wait)},
         )
-        error.headers = {"Retry-After": str(wait)}
-        raise error
 
 
 class _TooLarge(Exception):

@@ -44,11 +44,10 @@ def sees_referral(principal: Principal, referral: Referral) -> bool:
         return True
     if principal.role in AGENCY_ROLES:
         return principal.actor in (f"agency:{referral.agency}", referral.referrer)
-    if principal.role is Role.KECAMATAN:
-        return referral.kelurahan_code.startswith(f"{principal.kecamatan}.")
-    if principal.role is Role.KELURAHAN:
+    if principal.role in (Role.KECAMATAN, Role.KELURAHAN):
         return (
-            principal.kelurahan == referral.kelurahan_code or referral.referrer == principal.actor
+            principal.covers_kelurahan(referral.kelurahan_code)
+            or referral.referrer == principal.actor
         )
     return False
 

@@ -36,7 +36,7 @@ def narrowed(where: HouseholdFilter, principal: Principal) -> HouseholdFilter:
     if principal.city_wide:
         return where
     if principal.role is Role.KECAMATAN:
-        if where.kelurahan_code and not principal.covers(where.kelurahan_code, 0, 0):
+        if where.kelurahan_code and not principal.covers_kelurahan(where.kelurahan_code):
             raise outside("kelurahan_code")
         return replace(where, kecamatan_code=principal.kecamatan)
     rw = principal.rw if principal.role in (Role.RT, Role.KADER) else None
@@ -113,20 +113,11 @@ def check_health_filter(principal: Principal, stunting: bool | None) -> None:
         )
 
 
-def covers_kelurahan(principal: Principal, kelurahan_code: str) -> bool:
-    """Whether the whole kelurahan is the caller's (its officers, its kecamatan, the city)."""
-    if principal.city_wide:
-        return True
-    if principal.role is Role.KECAMATAN:
-        return kelurahan_code.startswith(f"{principal.kecamatan}.")
-    return principal.role is Role.KELURAHAN and kelurahan_code == principal.kelurahan
-
-
 def candidates_narrowed(where: CandidateFilter, principal: Principal) -> CandidateFilter:
     """A duplicate queue limited to candidates with a side in the caller's area."""
     if principal.city_wide:
         return where
-    if where.kelurahan_code and not covers_kelurahan(principal, where.kelurahan_code):
+    if where.kelurahan_code and not principal.covers_kelurahan(where.kelurahan_code):
         raise outside("kelurahan_code")
     if principal.role is Role.KECAMATAN:
         return replace(where, kecamatan_code=principal.kecamatan)
@@ -136,7 +127,7 @@ def candidates_narrowed(where: CandidateFilter, principal: Principal) -> Candida
 def candidate_seen(principal: Principal, candidate: Any) -> Any:
     """The candidate, if one of its two people lives in the caller's area (404 otherwise)."""
     sides = (candidate.left_kelurahan_code, candidate.right_kelurahan_code)
-    if not any(covers_kelurahan(principal, code) for code in sides):
+    if not any(principal.covers_kelurahan(code) for code in sides):
         raise problem(404, "Calon duplikat tidak ditemukan (duplicate candidate not found)")
     return candidate
 
@@ -145,7 +136,7 @@ def check_scan(principal: Principal, kelurahan_code: str | None) -> None:
     """A kelurahan rescans its own people; only the city rescans everyone."""
     if kelurahan_code is None and not principal.city_wide:
         raise outside("kelurahan_code")
-    if kelurahan_code is not None and not covers_kelurahan(principal, kelurahan_code):
+    if kelurahan_code is not None and not principal.covers_kelurahan(kelurahan_code):
         raise outside("kelurahan_code")
 
 
