@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -195,6 +195,34 @@ def demo(
     typer.echo(asyncio.run(run()))
 
 
+@app.command("nats-config")
+def nats_config(
+    directory_file: Annotated[
+        Path | None, typer.Option(help="Direktori dinas (agency directory); default: bawaan")
+    ] = None,
+    env: Annotated[
+        bool, typer.Option("--env", help="Cetak kata sandi acak sebagai .env (random passwords)")
+    ] = False,
+) -> None:
+    """Pengguna NATS dan izinnya untuk klaster (the cluster's NATS users and permissions).
+
+    Without --env: the `authorization` block deploy/nats/auth.conf holds, each password read
+    from a NATS_PASSWORD_<USER> variable. With --env: one random password per user, as the
+    lines of a compose `.env` file.
+    """
+    import secrets
+
+    from services.referrals.directory import load
+    from sinergi.natsauth import deployed_auth, password_variable, sinergi_users
+
+    users = sinergi_users(password_variable, list(load(directory_file).agencies))
+    if env:
+        for user in users:
+            typer.echo(f"{user.password.lstrip('$')}={secrets.token_urlsafe(24)}")
+    else:
+        typer.echo(deployed_auth(users), nl=False)
+
+
 @app.command("trail")
 def processing_trail(
     nik: Annotated[str, typer.Argument(help="NIK orang itu (the person's NIK)")],
@@ -287,6 +315,23 @@ def _nats_servers(nats: str | None, data_dir: Path) -> list[str]:
     )
 
 
+async def _operator_connection(nats: str | None, data_dir: Path) -> Any:
+    """A NATS connection for the command line: as SINERGI_NATS_USER (with
+    SINERGI_NATS_PASSWORD) if given, else as the embedded server's operator."""
+    import nats as nats_py
+
+    from sinergi.natsauth import OPERATOR, EmbeddedPasswords, connect_options
+    from sinergi.up import nats_users_file
+
+    user = os.environ.get("SINERGI_NATS_USER")
+    password = os.environ.get("SINERGI_NATS_PASSWORD")
+    if not user and nats_users_file(data_dir).exists():
+        user, password = OPERATOR, EmbeddedPasswords(nats_users_file(data_dir))(OPERATOR)
+    return await nats_py.connect(
+        servers=_nats_servers(nats, data_dir), **connect_options(user, password)
+    )
+
+
 NatsOption = Annotated[str | None, typer.Option("--nats", help="URL NATS, dipisah koma")]
 
 
@@ -300,9 +345,7 @@ def dlq_list(
     from sinergi.dlq import list_dead_letters
 
     async def run() -> None:
-        import nats as nats_py
-
-        nc = await nats_py.connect(servers=_nats_servers(nats, data_dir))
+        nc = await _operator_connection(nats, data_dir)
         try:
             for letter in await list_dead_letters(nc.jetstream(), consumer=consumer):
                 typer.echo(
@@ -336,9 +379,7 @@ def dlq_replay(
     from sinergi.dlq import replay_dead_letter
 
     async def run() -> None:
-        import nats as nats_py
-
-        nc = await nats_py.connect(servers=_nats_servers(nats, data_dir))
+        nc = await _operator_connection(nats, data_dir)
         try:
             for seq in dlq_seq:
                 letter = await replay_dead_letter(nc.jetstream(), seq)
@@ -373,11 +414,10 @@ def rebuild_timeline(nats: NatsOption = None, data_dir: DataDir = Path(".sinergi
         settings = Settings(database_url=url, nats_servers=servers)
 
     async def run() -> str:
-        import nats as nats_py
         from nats.js.errors import NotFoundError
 
         await upgrade("referrals", settings)
-        nc = await nats_py.connect(servers=servers)
+        nc = await _operator_connection(nats, data_dir)
         try:
             return (await rebuild(settings, nc.jetstream())).describe()
         except NotFoundError:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sinergi.auth import AUDIENCE, EMBEDDED_ISSUER
+from sinergi.natsauth import connect_options
 
 
 class Settings(BaseSettings):
@@ -26,6 +27,10 @@ class Settings(BaseSettings):
     nats_servers: Annotated[list[str], NoDecode] = Field(
         description="Comma-separated NATS URLs, e.g. nats://127.0.0.1:4333"
     )
+    nats_user: str | None = Field(
+        default=None, description="This service's NATS user: it may use only its own subjects"
+    )
+    nats_password: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=0, ge=0, le=65535)
     stream_replicas: int = Field(default=1, ge=1, le=5)
@@ -165,7 +170,17 @@ class Settings(BaseSettings):
                 raise ValueError("auth_jwks_url: production needs the OIDC provider's JWKS URL")
             if self.auth_issuer == EMBEDDED_ISSUER:
                 raise ValueError("auth_issuer: production needs the OIDC provider's issuer URL")
+            if not self.nats_user or not self.nats_password:
+                raise ValueError(
+                    "nats_user, nats_password: produksi butuh kredensial NATS layanan ini "
+                    "(production needs this service's own NATS credentials)"
+                )
         return self
+
+    def nats_options(self) -> dict[str, Any]:
+        """Connection options with this service's NATS credentials (if any)."""
+        password = self.nats_password.get_secret_value() if self.nats_password else None
+        return connect_options(self.nats_user, password)
 
     def retry_delay(self, delivery: int) -> float:
         """Seconds to wait before redelivering a message delivered `delivery` times."""

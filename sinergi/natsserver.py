@@ -8,8 +8,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
+
+from sinergi.natsauth import OPERATOR, NatsUser, authorization
 
 
 class NatsServerError(RuntimeError):
@@ -55,18 +59,36 @@ class NatsServer:
     """One nats-server process with JetStream in `store_dir`.
 
     The port is kept across `stop()`/`start()` so clients reconnect to the same address, and
-    the store directory is kept so streams and consumers survive a restart.
+    the store directory is kept so streams and consumers survive a restart. With `users` only
+    they may connect, each within its permissions (`sinergi.natsauth`).
     """
 
     store_dir: Path
     port: int = 0
     extra_config: str = ""
+    users: Sequence[NatsUser] = ()
     log_file: Path | None = None
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+    def password_of(self, user: str) -> str | None:
+        """`user`'s password (None on an open server)."""
+        if not self.users:
+            return None
+        for known in self.users:
+            if known.name == user:
+                return known.password
+        raise KeyError(f"no NATS user {user!r}")
+
+    def client_url(self, user: str = OPERATOR) -> str:
+        """The URL with `user`'s credentials in it (the plain URL on an open server)."""
+        password = self.password_of(user)
+        if password is None:
+            return self.url
+        return f"nats://{quote(user)}:{quote(password, safe='')}@127.0.0.1:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -78,6 +100,7 @@ class NatsServer:
             f"listen: 127.0.0.1:{self.port}\n"
             f'jetstream {{ store_dir: "{store}" }}\n'
             "max_payload: 1MB\n"
+            f"{authorization(self.users) if self.users else ''}"
             f"{self.extra_config}\n"
         )
 
@@ -88,6 +111,8 @@ class NatsServer:
         if not self.port:
             self.port = free_port()
         config = self.store_dir / "nats-server.conf"
+        config.touch(mode=0o600)
+        config.chmod(0o600)  # it may hold the users' passwords
         config.write_text(self.config_text())
         log = self.log_file or self.store_dir / "nats-server.log"
         self._process = subprocess.Popen(

@@ -80,14 +80,19 @@ class Transaction:
     def publish(self, *envelopes: Envelope) -> None:
         self._pending.extend(envelopes)
 
-    def forward(self, envelope: Envelope, *, subject: str, message_id: str) -> None:
+    def forward(
+        self, envelope: Envelope, *, subject: str, message_id: str, data: bytes | None = None
+    ) -> None:
         """Publish an event already in the stream again, on `subject` (e.g. to one agency).
 
         Its CloudEvents id stays, so receivers de-duplicate on it; `message_id` (the outbox
-        key and Nats-Msg-Id) must be unique, e.g. "<agency>:<event id>".
+        key and Nats-Msg-Id) must be unique, e.g. "<agency>:<event id>". `data` replaces the
+        event's own, e.g. without the health details the receiver may not see.
         """
         row = outbox_rows([envelope])[0]
         row["headers"][MSG_ID_HEADER] = message_id
+        if data is not None:
+            row["data"] = data
         self._forwarded.append(row | {"event_id": message_id, "subject": subject})
 
     async def flush(self) -> None:

@@ -16,6 +16,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.security import NatsUserPassword
+from nats.aio.client import DEFAULT_INBOX_PREFIX
 from nats.aio.client import Client as NatsClient
 from nats.js.client import JetStreamContext
 from opentelemetry import trace
@@ -117,6 +119,7 @@ class Runtime:
 def create_broker(
     settings: Settings, service: str, tracer_provider: trace.TracerProvider
 ) -> NatsBroker:
+    options = settings.nats_options()
     return NatsBroker(
         settings.nats_servers,
         name=f"sinergi-{service}",
@@ -124,6 +127,8 @@ def create_broker(
         middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
+        security=NatsUserPassword(options["user"], options["password"]) if options else None,
+        inbox_prefix=options.get("inbox_prefix", DEFAULT_INBOX_PREFIX),
         # FastStream logs every message at INFO; at DEBUG it stays out of the way (~30% faster).
         log_level=logging.DEBUG,
     )
@@ -159,6 +164,7 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
         name=f"sinergi-{runtime.definition.name}-relay",
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
+        **settings.nats_options(),
     )
     runtime.js = runtime.nc.jetstream()
     try:

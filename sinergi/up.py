@@ -14,6 +14,7 @@ import httpx
 
 from sinergi.auth import ensure_key, system_headers
 from sinergi.catalogue import SERVICE_NAMES
+from sinergi.natsauth import embedded_users
 from sinergi.natsserver import NatsServer, free_port
 
 PREFERRED_HTTP_PORTS = {"registry": 8101, "referrals": 8102, "notifications": 8103}
@@ -36,7 +37,22 @@ def nats_url_file(data_dir: Path) -> Path:
     return data_dir / "nats.url"
 
 
-def service_env(name: str, *, data_dir: Path, nats_url: str, port: int) -> dict[str, str]:
+def nats_users_file(data_dir: Path) -> Path:
+    """The embedded nats-server's users and their passwords (owner-only): `operator` for the
+    command line, one per service, `agency-<code>` for each agency's system."""
+    return data_dir / "nats" / "users.json"
+
+
+def embedded_nats(data_dir: Path) -> NatsServer:
+    """The embedded nats-server, each service and agency confined to its own subjects."""
+    directory = os.environ.get("SINERGI_DIRECTORY_FILE")
+    users = embedded_users(nats_users_file(data_dir), Path(directory) if directory else None)
+    return NatsServer(store_dir=data_dir / "nats", port=free_port(PREFERRED_NATS_PORT), users=users)
+
+
+def service_env(
+    name: str, *, data_dir: Path, nats_url: str, port: int, nats_password: str | None = None
+) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("SINERGI_ENVIRONMENT", "development")
     env.update(
@@ -47,6 +63,8 @@ def service_env(name: str, *, data_dir: Path, nats_url: str, port: int) -> dict[
             "SINERGI_LOG_JSON": env.get("SINERGI_LOG_JSON", "false"),
         }
     )
+    if nats_password is not None:
+        env |= {"SINERGI_NATS_USER": name, "SINERGI_NATS_PASSWORD": nats_password}
     if not env.get("SINERGI_AUTH_JWKS_URL"):
         # The embedded mode's own issuer; `sinergi token` signs with the same key.
         env.setdefault("SINERGI_AUTH_KEY_FILE", str(issuer_key_file(data_dir)))
@@ -101,7 +119,7 @@ def up(data_dir: Path) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    nats = NatsServer(store_dir=data_dir / "nats", port=free_port(PREFERRED_NATS_PORT))
+    nats = embedded_nats(data_dir)
     nats.start()
     nats_url_file(data_dir).write_text(nats.url)
     key_file = embedded_key_file(data_dir)
@@ -109,7 +127,13 @@ def up(data_dir: Path) -> None:
     try:
         for name in SERVICE_NAMES:
             port = free_port(PREFERRED_HTTP_PORTS[name])
-            env = service_env(name, data_dir=data_dir, nats_url=nats.url, port=port)
+            env = service_env(
+                name,
+                data_dir=data_dir,
+                nats_url=nats.url,
+                port=port,
+                nats_password=nats.password_of(name),
+            )
             process = subprocess.Popen(
                 [sys.executable, "-m", "sinergi.cli", "serve", name, "--migrate"],
                 env=env,
@@ -142,7 +166,13 @@ def print_urls(
             f"  {'':<14} OpenAPI  {service.url}/docs",
             f"  {'':<14} AsyncAPI {service.url}/asyncapi",
         ]
-    lines += ["", f"  NATS           {nats.url}", f"  data           {data_dir}", ""]
+    lines += [
+        "",
+        f"  NATS           {nats.url}",
+        f"  NATS users     {nats_users_file(data_dir)} (agency systems: agency-<code>)",
+        f"  data           {data_dir}",
+        "",
+    ]
     lines += [
         "Setiap permintaan memerlukan token (every request needs a token), mis. (e.g.):",
         f"  {Path(sys.executable).parent / 'sinergi'} token --role coordinator "

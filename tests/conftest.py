@@ -19,7 +19,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from sinergi.catalogue import SERVICE_NAMES
 from sinergi.config import Settings
+from sinergi.natsauth import OPERATOR, embedded_users
 from sinergi.natsserver import NatsServer
 from tests import tokens
 
@@ -54,7 +56,10 @@ async def asyncio_watchdog() -> AsyncIterator[None]:
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    with NatsServer(store_dir=tmp_path / "nats") as server:
+    """Secured as `sinergi up` secures it: each service connects as itself (so every test
+    also proves the services keep to their NATS permissions); tests use `client_url()`."""
+    users = embedded_users(tmp_path / "nats-users.json")
+    with NatsServer(store_dir=tmp_path / "nats", users=users) as server:
         yield server
 
 
@@ -65,9 +70,14 @@ async def settings_for(tmp_path: Path, nats_server: NatsServer) -> AsyncIterator
     schemas: list[str] = []
 
     def make(service: str, **overrides: object) -> Settings:
+        user = service if service in SERVICE_NAMES else OPERATOR
         values: dict[str, object] = {
             "environment": "test",
             "nats_servers": [nats_server.url],
+            # A service as itself; a second database of a test (e.g. a rebuild's) as the
+            # command line connects, the operator.
+            "nats_user": user,
+            "nats_password": nats_server.password_of(user),
             "retry_delays": (0.2,),
             "max_deliver": 3,
             "ack_wait_seconds": 5.0,

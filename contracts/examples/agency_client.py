@@ -1,6 +1,7 @@
 """Follow one agency's referrals from Sinergi over NATS: nats-py and the contracts package only.
 
-    python contracts/examples/agency_client.py --nats nats://127.0.0.1:4222 --agency baznas
+    NATS_PASSWORD=… python contracts/examples/agency_client.py --nats nats://127.0.0.1:4222 \
+        --agency baznas --user agency-baznas
 
 Sinergi forwards every event an agency hears of (referrals addressed to it and their changes,
 their overdue escalations) to `sinergi.agency.<agency>.<service>.<event>` in the stream
@@ -8,6 +9,10 @@ SINERGI_AGENCY, and keeps a durable consumer `agency-<agency>` for it. This clie
 durable, so it goes on where it stopped after a restart; it acknowledges a message only after
 handling it (at-least-once: de-duplicate on the CloudEvents id, `envelope.id`). Each event is
 printed as one JSON line; an agency system would create its own case instead.
+
+On a secured server (the default) the agency connects as its own user, `agency-<agency>`, with
+the password in NATS_PASSWORD; that user may pull and ack its durable and nothing else, and
+receives its replies under `_INBOX.agency-<agency>` only.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 import nats
@@ -33,9 +39,19 @@ def handle(envelope: Envelope) -> None:
     print(json.dumps(line, ensure_ascii=False), flush=True)
 
 
-async def follow(url: str, agency: str, *, count: int | None, idle: float | None) -> int:
+async def follow(
+    url: str, agency: str, *, user: str | None, count: int | None, idle: float | None
+) -> int:
     """Handle events until `count` were handled or nothing came for `idle` seconds."""
-    nc = await nats.connect(url)
+    if user:
+        nc = await nats.connect(
+            url,
+            user=user,
+            password=os.environ.get("NATS_PASSWORD", ""),
+            inbox_prefix=subjects.inbox_prefix(user),
+        )
+    else:  # an open server
+        nc = await nats.connect(url)
     handled = 0
     try:
         js = nc.jetstream()
@@ -70,10 +86,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nats", default="nats://127.0.0.1:4222")
     parser.add_argument("--agency", required=True, help="e.g. baznas, dspm, puskesmas")
+    parser.add_argument("--user", default=None, help="NATS user, e.g. agency-baznas")
     parser.add_argument("--count", type=int, default=None, help="stop after this many")
     parser.add_argument("--idle", type=float, default=None, help="stop after so many quiet s")
     args = parser.parse_args()
-    asyncio.run(follow(args.nats, args.agency, count=args.count, idle=args.idle))
+    asyncio.run(follow(args.nats, args.agency, user=args.user, count=args.count, idle=args.idle))
 
 
 if __name__ == "__main__":

@@ -115,6 +115,12 @@ def agency_subject(agency: str, service: str, event_name: str) -> str:
     )
 
 
+def inbox_prefix(user: str) -> str:
+    """Where a NATS user's replies and push deliveries arrive: its only subscriptions. Pass it
+    to nats-py as `connect(..., inbox_prefix=inbox_prefix(user))`."""
+    return f"_INBOX.{_token(user, 'user')}"
+
+
 def agency_durable(agency: str) -> str:
     """The durable consumer an agency system reads its deliveries from."""
     return f"agency-{_token(agency, 'agency')}"

@@ -83,6 +83,14 @@ _KELURAHAN_EVENTS: Final = (
 )
 
 
+def hears_health(audience: str, health_agencies: frozenset[str]) -> bool:
+    """Whether `audience` is sent an event's health details (UU PDP: specific personal data):
+    the household's own kelurahan and the health agencies (`health: true` in the directory),
+    as over HTTP; other agencies, RTs and the city get the event without them."""
+    kind, _, code = audience.partition(":")
+    return kind == "kelurahan" or (kind == "agency" and code in health_agencies)
+
+
 def audiences(event: Event, place: Place | None, party: Party | None) -> list[str]:
     """The default audiences of `event`, without repeats, in a stable order.
 

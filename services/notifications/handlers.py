@@ -9,7 +9,7 @@ receiver: sending happens later (sending.py), so a slow endpoint never holds up 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,13 +22,14 @@ from sinergi_contracts import (
     ReferralRequested,
     ReferralStatusChanged,
     subjects,
+    without_health,
 )
 from sinergi_contracts.referral import ReferralEvent
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifications import sending
-from services.notifications.domain import Party, Place, agency_of, audiences
+from services.notifications.domain import Party, Place, agency_of, audiences, hears_health
 from services.notifications.inbox import INBOX_HUB
 from services.notifications.models import (
     deliveries,
@@ -39,8 +40,10 @@ from services.notifications.models import (
     tables,
 )
 from services.notifications.render import Language, Notice, render
+from services.referrals import directory
 from sinergi import live
-from sinergi.consumer import Delivered, after_commit
+from sinergi.config import Settings
+from sinergi.consumer import Apply, Delivered, after_commit
 from sinergi.db import chunks, insert_many
 from sinergi.outbox import Transaction
 
@@ -70,7 +73,20 @@ class _Batch:
         )
 
 
-async def fan_out(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
+def configure(settings: Settings) -> Apply:
+    """The fan-out, knowing from the directory which agencies read health details."""
+    agencies = directory.load(settings.directory_file).agencies
+    health_agencies = frozenset(code for code, agency in agencies.items() if agency.health)
+
+    async def apply(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
+        await fan_out(conn, batch, health_agencies)
+
+    return apply
+
+
+async def fan_out(
+    conn: AsyncConnection, batch: Sequence[Delivered], health_agencies: frozenset[str]
+) -> None:
     events = [d.envelope for d in batch]
     await _remember(conn, [e.event for e in events])
     known_places = await _places(conn, {str(e.event.household_id) for e in events})
@@ -90,19 +106,22 @@ async def fan_out(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
     for envelope, place, party, found in routed:
         event = envelope.event
         notices = _Notices(event, place, party)
+        data = _Data(envelope)
         for audience in found:
             notice = notices.get("id")
             out.to_inbox(audience, envelope, notice.title, notice.body)
+            shown = data.full if hears_health(audience, health_agencies) else data.redacted
             if (agency := agency_of(audience)) is not None:
                 tx.forward(
                     envelope,
                     subject=subjects.agency_subject(agency, event.service, event.name),
                     message_id=f"{agency}:{envelope.id}",
+                    data=shown(),
                 )
             for sub in wanted.get(audience, ()):
                 if sub.hears(envelope.attributes.type):
                     notice = notices.get(sub.language, with_email=sub.channel == "email")
-                    _deliver(out, sub, envelope, notice)
+                    _deliver(out, sub, envelope, notice, shown)
     await insert_many(conn, inbox_items, list(out.inbox.values()))
     await insert_many(conn, deliveries, out.deliveries)
     await tx.flush()
@@ -111,6 +130,28 @@ async def fan_out(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
     after_commit(lambda: live.announce(engine, INBOX_HUB, recipients))
     if out.deliveries:
         after_commit(lambda: sending.wake(engine))
+
+
+class _Data:
+    """An event's data as each audience is sent it: whole, or without its health fields;
+    each serialised once, when first asked for."""
+
+    def __init__(self, envelope: Envelope) -> None:
+        self._envelope = envelope
+        self._full: bytes | None = None
+        self._redacted: bytes | None = None
+
+    def full(self) -> bytes:
+        if self._full is None:
+            self._full = self._envelope.data()
+        return self._full
+
+    def redacted(self) -> bytes:
+        if self._redacted is None:
+            whole = self._envelope.event.model_dump(mode="json")
+            kept = without_health(self._envelope.attributes.type, whole)
+            self._redacted = self.full() if kept is whole else json.dumps(kept).encode()
+        return self._redacted
 
 
 class _Notices:
@@ -144,7 +185,13 @@ class _Subscription:
         return not self.event_types or event_type in self.event_types
 
 
-def _deliver(out: _Batch, sub: _Subscription, envelope: Envelope, notice: Notice) -> None:
+def _deliver(
+    out: _Batch,
+    sub: _Subscription,
+    envelope: Envelope,
+    notice: Notice,
+    data: Callable[[], bytes],
+) -> None:
     if sub.channel == "inbox":
         out.to_inbox(sub.owner, envelope, notice.title, notice.body)
         return
@@ -165,19 +212,20 @@ def _deliver(out: _Batch, sub: _Subscription, envelope: Envelope, notice: Notice
         "last_error": None,
     }
     if sub.channel == "webhook":
-        row |= {"subject": None, "payload": webhook_body(envelope, notice)}
+        row |= {"subject": None, "payload": webhook_body(envelope, notice, data())}
     else:
         row |= {"subject": notice.email_subject, "payload": notice.email_body}
     out.deliveries.append(row)
 
 
-def webhook_body(envelope: Envelope, notice: Notice) -> str:
-    """The Standard Webhooks payload: type, timestamp, data (the event), and the notice."""
+def webhook_body(envelope: Envelope, notice: Notice, data: bytes | None = None) -> str:
+    """The Standard Webhooks payload: type, timestamp, data (the event, or `data` when it is
+    shown without some fields), and the notice."""
     return json.dumps(
         {
             "type": envelope.attributes.type,
             "timestamp": envelope.attributes.time.isoformat().replace("+00:00", "Z"),
-            "data": json.loads(envelope.data()),
+            "data": json.loads(envelope.data() if data is None else data),
             "notice": {"title": notice.title, "body": notice.body},
         },
         ensure_ascii=False,

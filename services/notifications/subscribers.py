@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sinergi_contracts import EVENT_TYPES, subjects
 
-from services.notifications.handlers import fan_out
+from services.notifications import handlers
 from sinergi.consumer import Subscription
 
 SUBSCRIPTIONS = (
     Subscription(
         durable=subjects.INBOX_DURABLE,
         filter_subject=f"{subjects.PREFIX}.hh.>",
-        apply=fan_out,
+        configure=handlers.configure,
         consumes=tuple(EVENT_TYPES.values()),
         # A newer event type than this service knows has no audience here yet: ack it.
         only_consumed=True,

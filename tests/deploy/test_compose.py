@@ -40,6 +40,18 @@ def environment(svc: dict[str, Any]) -> dict[str, str]:
     return {key: str(value) for key, value in env.items()}
 
 
+def interpolated(env: dict[str, str]) -> dict[str, str]:
+    """As compose fills in `${VAR:-default}` (the default) and `${VAR:?message}` (from .env,
+    here a sample value)."""
+
+    def value(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        return rest if kind == "-" else f"sample-{name.lower()}"
+
+    pattern = re.compile(r"\$\{(\w+):([-?])([^}]*)\}")
+    return {key: pattern.sub(value, raw) for key, raw in env.items()}
+
+
 def bind_mounts(svc: dict[str, Any]) -> list[tuple[str, str]]:
     """(host, container) for short-syntax volumes whose host side is a relative path."""
     mounts = []
@@ -137,7 +149,7 @@ def test_nats_server_accepts_node_config(
     config_in_container = svc["command"][svc["command"].index("--config") + 1]
     [host_config] = [host for host, target in bind_mounts(svc) if target == config_in_container]
     # Only the variables compose gives the node, so a missing one fails here as it would there.
-    env = {"PATH": os.environ.get("PATH", ""), **environment(svc)}
+    env = {"PATH": os.environ.get("PATH", ""), **interpolated(environment(svc))}
     assert env["NATS_SERVER_NAME"] == node
     result = subprocess.run(
         [str(nats_server_binary()), "-t", "-c", str(ROOT / host_config)],

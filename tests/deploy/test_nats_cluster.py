@@ -1,7 +1,7 @@
 """The deployed NATS config forms a JetStream cluster whose R3 streams survive losing a node.
 
-Three local nats-server processes run deploy/nats/nats-server.conf, filled in through the same
-`$NATS_*` variables docker-compose.yml sets.
+Three local nats-server processes run deploy/nats/nats-server.conf (with its auth.conf), filled
+in through the same `$NATS_*` variables docker-compose.yml sets.
 """
 
 from __future__ import annotations
@@ -22,11 +22,17 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import StorageType
 from nats.js.errors import APIError, NoStreamResponseError
 
+from services.referrals.directory import load
+from sinergi.natsauth import OPERATOR, deployed_auth, password_variable, sinergi_users
 from sinergi.natsserver import free_port, nats_server_binary, wait_for_port
 
 pytestmark = pytest.mark.integration
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "nats-server.conf"
+AUTH = CONFIG.parent / "auth.conf"
+USERS = sinergi_users(password_variable, list(load().agencies))
+# Each user's password, as compose's .env would give it to the nodes.
+PASSWORDS = {u.password.lstrip("$"): f"pw-{u.name}" for u in USERS}
 STREAM = "DEPLOY_CHECK"
 # Generous: forming a cluster or electing a new leader usually takes a second or two.
 PATIENCE_SECONDS = 20.0
@@ -90,6 +96,7 @@ def cluster(tmp_path: Path) -> Iterator[list[Node]]:
                 "NATS_CLUSTER_PORT": str(node.cluster_port),
                 "NATS_STORE_DIR": str(node.store_dir),
                 **routes,
+                **PASSWORDS,
             }
             node.process = subprocess.Popen(
                 [
@@ -128,6 +135,8 @@ async def retry(action: Callable[[], Awaitable[T]]) -> T:
 async def test_r3_stream_survives_losing_a_node(cluster: list[Node]) -> None:
     nc = await nats.connect(
         servers=[node.url for node in cluster],
+        user=OPERATOR,
+        password=f"pw-{OPERATOR}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.2,
     )
@@ -182,5 +191,36 @@ async def test_r3_stream_survives_losing_a_node(cluster: list[Node]) -> None:
         assert final.state.messages == 200
         assert final.cluster is not None
         assert final.cluster.leader != leader.name
+    finally:
+        await nc.close()
+
+
+def test_the_deployed_users_are_the_generated_ones() -> None:
+    """deploy/nats/auth.conf is what `sinergi nats-config` makes from the services and the
+    directory: a new agency or durable without a regenerated file fails here."""
+    assert AUTH.read_text() == deployed_auth(USERS)
+
+
+async def test_a_service_is_refused_outside_its_subjects_in_the_cluster(
+    cluster: list[Node],
+) -> None:
+    refused: asyncio.Queue[Exception] = asyncio.Queue()
+
+    async def on_error(error: Exception) -> None:
+        refused.put_nowait(error)
+
+    nc = await nats.connect(
+        servers=[cluster[0].url],
+        user="registry",
+        password="pw-registry",
+        inbox_prefix="_INBOX.registry",
+        error_cb=on_error,
+    )
+    try:
+        await nc.publish("sinergi.hh.x.referrals.referral_requested", b"{}")
+        await nc.subscribe("_INBOX.>")
+        await nc.flush()
+        errors = [str(await asyncio.wait_for(refused.get(), 5)) for _ in range(2)]
+        assert all("permissions violation" in e for e in errors), errors
     finally:
         await nc.close()

@@ -53,7 +53,7 @@ async def test_a_malformed_event_is_retried_then_dead_lettered_and_the_consumer_
         source="/tests",
     )
     async with start_system(settings_for) as system:
-        nc = await nats.connect(nats_server.url)
+        nc = await nats.connect(nats_server.client_url())
         try:
             js = nc.jetstream()
             subject = subjects.household_subject(
@@ -93,7 +93,7 @@ async def test_a_dead_letter_replayed_after_an_upgrade_reaches_only_the_consumer
             HouseholdVisitedV2(household_id=household_id, note="Tengok Tetangga"),
             source="/sinergi/registry",
         )
-        nc = await nats.connect(nats_server.url)
+        nc = await nats.connect(nats_server.client_url())
         try:
             js = nc.jetstream()
             # The timeline consumer does not know this type yet: it dead-letters it.

@@ -77,7 +77,7 @@ async def test_events_written_while_nats_is_down_reach_every_consumer_exactly_on
         )
         await asyncio.sleep(0.5)  # a late duplicate would arrive here
 
-        assert await stream_messages(nats_server.url) == total
+        assert await stream_messages(nats_server.client_url()) == total
         assert await count(referrals, timeline_entries) == total
         processed = referrals_tables.processed_events
         assert await count(referrals, processed, consumer=subjects.TIMELINE_DURABLE) == total
@@ -102,13 +102,13 @@ async def test_a_consumer_killed_after_its_batch_commits_adds_no_duplicate_entry
                 "/households", json=household(no_kk=f"6474010102{n:06d}")
             )
             assert response.status_code == 201
-        await eventually(lambda: stream_messages(nats_server.url), lambda n: n == 50)
+        await eventually(lambda: stream_messages(nats_server.client_url()), lambda n: n == 50)
 
     # A referrals process takes a batch of 20, commits its effect, and dies before acking.
     settings = settings_for("referrals", ack_wait_seconds=1.0)
     await upgrade("referrals", settings)
     engine = create_engine(settings.database_url, schema=settings.database_schema)
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(nats_server.client_url())
     try:
         js = nc.jetstream()
         await js.add_consumer(
@@ -152,7 +152,7 @@ async def test_a_consumer_killed_after_its_batch_commits_adds_no_duplicate_entry
             lambda: count(restarted, processed, consumer=subjects.TIMELINE_DURABLE),
             lambda n: n == 50,
         )
-        nc = await nats.connect(nats_server.url)
+        nc = await nats.connect(nats_server.client_url())
         try:
             js = nc.jetstream()
             # The 20 are redelivered after ack_wait; they must be acknowledged and skipped.

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
-from sinergi_contracts import ReferralOverdue, ReferralRequested, ReferralStatusChanged
+import yaml
+from sinergi_contracts import ReferralOverdue, ReferralRequested, ReferralStatusChanged, subjects
 from sqlalchemy import select
 
 from services.notifications.digest import DIGEST_TYPE
 from services.notifications.models import deliveries
 from services.notifications.render import WITA
+from services.referrals import rules
 from sinergi.natsserver import NatsServer
 from tests.integration.test_referrals import (
     BAZNAS,
@@ -26,6 +30,7 @@ from tests.integration.test_referrals import (
     refer,
     step,
 )
+from tests.integration.test_registry import member, registered
 from tests.integration.test_slice import LOK_TUAN
 from tests.integration.test_webhooks import COORDINATOR, FAST, Behaviour, receiving
 from tests.sse import open_stream
@@ -87,10 +92,12 @@ async def test_the_example_agency_client_receives_its_referrals_and_nothing_else
         for_baznas = await refer(system, household_id, "baznas-zakat-produktif")
         await refer(system, household_id, "dspm-bansos")
         await step(system.referrals, for_baznas["id"], "receive", BAZNAS, version=1)
+        # As the agency's own NATS user, which may read its deliveries and nothing else.
+        as_baznas = {**os.environ, "NATS_PASSWORD": nats_server.password_of("agency-baznas")}
         client = await asyncio.create_subprocess_exec(
             sys.executable, str(CLIENT), "--nats", nats_server.url, "--agency", "baznas",
-            "--count", "2", "--idle", "20",
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            "--user", "agency-baznas", "--count", "2", "--idle", "20",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=as_baznas,
         )  # fmt: skip
         out, err = await asyncio.wait_for(client.communicate(), timeout=60)
         assert client.returncode == 0, err.decode()
@@ -104,11 +111,68 @@ async def test_the_example_agency_client_receives_its_referrals_and_nothing_else
         # Acknowledged: the durable has nothing more for baznas.
         again = await asyncio.create_subprocess_exec(
             sys.executable, str(CLIENT), "--nats", nats_server.url, "--agency", "baznas",
-            "--idle", "2",
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            "--user", "agency-baznas", "--idle", "2",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=as_baznas,
         )  # fmt: skip
         out, _ = await asyncio.wait_for(again.communicate(), timeout=60)
         assert out.decode() == ""
+
+
+async def test_an_agency_that_is_not_for_health_gets_its_copy_without_health_details(
+    settings_for: Any, nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """UU PDP minimisation on the agency subjects: a stunted child's referral carries its
+    z-score and category in `facts`; Baznas's copy leaves them out, the Puskesmas's keeps them."""
+    raw = yaml.safe_load(rules.SHIPPED.read_text())
+    raw["rules"].append(
+        {
+            "id": "stunting-ke-baznas",
+            "description": "Anak pendek juga dirujuk ke Baznas (test).",
+            "events": ["child_stunting_detected"],
+            "refer_to": "baznas-konsumtif",
+            "member": True,
+        }
+    )
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(yaml.safe_dump(raw))
+    async with start_system(settings_for, rules_file=rules_file) as system:
+        household_id = await registered(system.registry)
+        child = member(
+            "6474011403220007", name="Muhammad Rizky", sex="L", birth_date="2022-03-14",
+            relation="anak", working=False,
+        )  # fmt: skip
+        added = await system.registry.post(f"/households/{household_id}/members", json=child)
+        measured = await system.registry.post(
+            f"/households/{household_id}/members/{added.json()['id']}/measurements",
+            json={"measured_on": "2026-11-01", "length_height_cm": 95.0, "position": "standing"},
+        )
+        assert measured.json()["hfa_category"] in ("pendek", "sangat_pendek"), measured.text
+        nc = await nats.connect(nats_server.client_url())
+        try:
+            js = nc.jetstream()
+
+            async def copy_for(agency: str) -> dict[str, Any]:
+                subject = subjects.agency_subject(agency, "referrals", "referral_requested")
+                msg = await eventually(lambda: _last(js, subject), lambda found: found is not None)
+                assert msg is not None
+                data: dict[str, Any] = json.loads(msg.data)
+                return data
+
+            for_puskesmas, for_baznas = await copy_for("puskesmas"), await copy_for("baznas")
+        finally:
+            await nc.close()
+    assert for_puskesmas["facts"]["hfa_category"] == measured.json()["hfa_category"]
+    assert "hfa_z" in for_puskesmas["facts"]
+    assert for_baznas["rule"] == "stunting-ke-baznas"
+    assert "hfa_category" not in for_baznas["facts"] and "hfa_z" not in for_baznas["facts"]
+    assert for_baznas["member_id"] == for_puskesmas["member_id"]  # the rest is all there
+
+
+async def _last(js: Any, subject: str) -> Any:
+    try:
+        return await js.get_last_msg(subjects.AGENCY_STREAM, subject)
+    except nats.js.errors.NotFoundError:
+        return None
 
 
 async def test_a_user_subscribes_to_a_kelurahan_and_reads_it_live(settings_for: Any) -> None:

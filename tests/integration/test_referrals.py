@@ -237,7 +237,7 @@ async def test_an_extreme_poor_household_is_referred_automatically_once_by_rule(
 
         # A redelivered event (same CloudEvents id, new NATS message id) refers nobody again;
         # a new assessment with the same status finds the referrals open.
-        nc = await nats.connect(nats_server.url)
+        nc = await nats.connect(nats_server.client_url())
         try:
             js = nc.jetstream()
             sub = await js.subscribe(

@@ -205,7 +205,9 @@ async def test_the_roles_a_route_names_get_past_the_door(settings_for: Any) -> N
                     assert answer.status_code not in (401, 403), (role, route.path, answer.text)
 
 
-def test_production_refuses_the_built_in_issuer_and_wants_a_provider(tmp_path: Path) -> None:
+def test_production_refuses_the_built_in_issuer_and_wants_a_provider_and_nats_credentials(
+    tmp_path: Path,
+) -> None:
     base: dict[str, Any] = {
         "environment": "production",
         "database_url": "postgresql+asyncpg://sinergi@db/sinergi",
@@ -217,11 +219,16 @@ def test_production_refuses_the_built_in_issuer_and_wants_a_provider(tmp_path: P
         Settings(**base)
     with pytest.raises(ValidationError, match="issuer URL"):
         Settings(**base, auth_jwks_url="https://sso.bontangkota.go.id/certs")
-    Settings(
-        **base,
-        auth_jwks_url="https://sso.bontangkota.go.id/realms/sinergi/protocol/openid-connect/certs",
-        auth_issuer="https://sso.bontangkota.go.id/realms/sinergi",
-    )
+    provider = {
+        "auth_jwks_url": "https://sso.bontangkota.go.id/realms/sinergi/protocol/openid-connect/certs",
+        "auth_issuer": "https://sso.bontangkota.go.id/realms/sinergi",
+    }
+    # … and the service's own NATS user: no anonymous connection in production either.
+    with pytest.raises(ValidationError, match="own NATS credentials"):
+        Settings(**base, **provider)
+    with pytest.raises(ValidationError, match="own NATS credentials"):
+        Settings(**base, **provider, nats_user="registry")
+    Settings(**base, **provider, nats_user="registry", nats_password="from-the-vault")
 
 
 def test_a_token_names_its_role_and_the_scope_the_role_needs() -> None:

@@ -58,7 +58,7 @@ async def test_a_registered_household_reaches_the_timeline_and_the_kelurahan_inb
         assert item["event_id"] == entry["event_id"]
 
     # The step is on NATS as a CloudEvent in binary mode, on the household's own subject.
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(nats_server.client_url())
     try:
         js = nc.jetstream()
         sub = await js.subscribe(subjects.household_filter(household_id), ordered_consumer=True)

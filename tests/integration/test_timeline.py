@@ -142,7 +142,7 @@ async def test_a_rebuild_gives_exactly_the_live_timeline_even_while_events_keep_
             lambda: system.referrals.get(f"/households/{household_id}/timeline"),
             lambda r: ReferralRequested.ce_type() in {e["type"] for e in r.json()["entries"]},
         )
-        live_rows = await settled(referrals, nats_server.url)
+        live_rows = await settled(referrals, nats_server.client_url())
         assert {row[3] for row in live_rows} >= {
             HouseholdRegistered.ce_type(),
             MemberAdded.ce_type(),
@@ -150,7 +150,7 @@ async def test_a_rebuild_gives_exactly_the_live_timeline_even_while_events_keep_
         }
 
         # In place, while the service runs: nothing to change, because nothing differs.
-        same = await rebuild(settings_for("referrals"), nats_server.url)
+        same = await rebuild(settings_for("referrals"), nats_server.client_url())
         assert (same.events, same.entries, same.removed, same.added) == (
             len(live_rows),
             len(live_rows),
@@ -172,7 +172,7 @@ async def test_a_rebuild_gives_exactly_the_live_timeline_even_while_events_keep_
             await conn.execute(
                 insert(timeline_entries).values(stray | {"event_id": "bukan-event-nyata"})
             )
-        repaired = await rebuild(settings_for("referrals"), nats_server.url)
+        repaired = await rebuild(settings_for("referrals"), nats_server.client_url())
         assert (repaired.removed, repaired.added) == (2, 2)
         assert await timeline_rows(referrals.engine) == live_rows
 
@@ -182,13 +182,13 @@ async def test_a_rebuild_gives_exactly_the_live_timeline_even_while_events_keep_
             for n in range(10, 16):
                 await household_with_members(system, n, members=2)
 
-        await asyncio.gather(more(), rebuild(settings_for("referrals"), nats_server.url))
-        final = await settled(referrals, nats_server.url)
+        await asyncio.gather(more(), rebuild(settings_for("referrals"), nats_server.client_url()))
+        final = await settled(referrals, nats_server.client_url())
         assert len(final) > len(live_rows)
 
     fresh = settings_for("rebuilt")
     await upgrade("referrals", fresh)
-    from_scratch = await rebuild(fresh, nats_server.url)
+    from_scratch = await rebuild(fresh, nats_server.client_url())
     assert from_scratch.added == len(final)
     assert await rows_in(fresh) == final
 
@@ -199,12 +199,12 @@ async def test_a_live_consumer_behind_a_rebuild_doubles_nothing_and_dead_letters
     async with start_system(settings_for, services=("registry",)) as system:
         for n in range(4):
             await household_with_members(system, n, members=2)
-        await eventually(lambda: stream_size(nats_server.url), lambda size: size == 12)
+        await eventually(lambda: stream_size(nats_server.client_url()), lambda size: size == 12)
 
     # The referrals service is down; its timeline is rebuilt before it comes back.
     settings = settings_for("referrals")
     await upgrade("referrals", settings)
-    rebuilt = await rebuild(settings, nats_server.url)
+    rebuilt = await rebuild(settings, nats_server.client_url())
     assert rebuilt.added == 12
     rows = await rows_in(settings)
 
@@ -222,7 +222,7 @@ async def test_a_live_consumer_behind_a_rebuild_doubles_nothing_and_dead_letters
         await eventually(projected, lambda count: count == 12)
         assert await timeline_rows(referrals.engine) == rows
 
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(nats_server.client_url())
     try:
         js = nc.jetstream()
         info = await js.consumer_info(subjects.EVENTS_STREAM, subjects.TIMELINE_DURABLE)
@@ -237,7 +237,7 @@ async def test_odd_messages_are_rebuilt_as_the_live_projection_reads_them(
 ) -> None:
     """Messages off the short road (percent-encoded headers, no traceparent, a header nats-py
     parses itself, unreadable ones, an event id twice) give what the live projection gives."""
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(nats_server.client_url())
     js = nc.jetstream()
     await ensure_streams(js, settings_for("referrals"))
     household = uuid.UUID(int=42)
@@ -291,7 +291,7 @@ async def test_odd_messages_are_rebuilt_as_the_live_projection_reads_them(
 
     settings = settings_for("referrals")
     await upgrade("referrals", settings)
-    rebuilt = await rebuild(settings, nats_server.url)
+    rebuilt = await rebuild(settings, nats_server.client_url())
     assert (rebuilt.events, rebuilt.entries, rebuilt.unreadable) == (7, 3, 3)
     assert len(live_rows) == 3
     assert await rows_in(settings) == live_rows

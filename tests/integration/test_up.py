@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 
 from tests.integration.test_slice import LOK_TUAN, household
@@ -75,6 +77,16 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
+async def connects(url: str) -> bool:
+    """Whether an anonymous client gets a NATS connection at `url`."""
+    try:
+        nc = await nats.connect(url, allow_reconnect=False, connect_timeout=3)
+    except Exception:  # refused: nats-py says so in several ways
+        return False
+    await nc.close()
+    return True
+
+
 def token_headers(data_dir: Path, *options: str) -> dict[str, str]:
     """A token printed by `sinergi token`, signed with the key `sinergi up` made."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")}
@@ -127,6 +139,16 @@ def test_sinergi_up_runs_the_slice_stops_cleanly_and_keeps_the_data(tmp_path: Pa
         asyncapi = httpx.get(f"{urls['registry']}/asyncapi", headers=system, timeout=5)
         assert asyncapi.status_code == 200
         assert httpx.get(f"{urls['registry']}/docs", timeout=5).status_code == 200
+        # NATS is closed to anyone without a user; the command line gets in as the operator.
+        assert (data_dir / "nats" / "users.json").stat().st_mode & 0o777 == 0o600
+        assert not asyncio.run(connects((data_dir / "nats.url").read_text()))
+        listed = subprocess.run(
+            [sys.executable, "-m", "sinergi.cli", "dlq", "list", "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")},
+        )
+        assert listed.returncode == 0 and listed.stdout == "", listed.stderr
     finally:
         assert first.stop() == 0, "".join(first.output)
     # An empty registry: `sinergi up` offers the synthetic data for a first look.
