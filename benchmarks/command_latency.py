@@ -44,6 +44,7 @@ from sqlalchemy import Column, Float, MetaData, String, Table, insert, text
 from benchmarks.event_log import machine, save_result
 from sinergi.auth import Principal, Role, ensure_key, issue
 from sinergi.db import create_engine
+from sinergi.natsauth import embedded_users
 from sinergi.natsserver import NatsServer, free_port
 from sinergi.up import RunningService, issuer_key_file, service_env, wait_ready
 
@@ -84,9 +85,10 @@ def bearer(folder: Path, role: Role, subject: str = "bench", **scope: Any) -> di
     return {"Authorization": f"Bearer {signed}"}
 
 
-def start(name: str, folder: Path, nats_url: str, database_url: str | None) -> RunningService:
+def start(name: str, folder: Path, server: NatsServer, database_url: str | None) -> RunningService:
     port = free_port()
-    env = service_env(name, data_dir=folder, nats_url=nats_url, port=port)
+    password = server.password_of(name)
+    env = service_env(name, data_dir=folder, nats_url=server.url, port=port, nats_password=password)
     env["SINERGI_LOG_LEVEL"] = "WARNING"
     if database_url:
         env["SINERGI_DATABASE_URL"] = database_url
@@ -271,7 +273,7 @@ async def watch_postgres(
 
 async def service_path(
     folder: Path,
-    nats_url: str,
+    server: NatsServer,
     database_url: str | None,
     rate: float,
     seconds: float,
@@ -280,7 +282,7 @@ async def service_path(
     """Command → timeline, and command → HTTP answer."""
     # Replicas start one after the other: the first migrates the schema.
     names = ["registry"] * replicas + ["referrals"]
-    services = [start(name, folder, nats_url, database_url) for name in names]
+    services = [start(name, folder, server, database_url) for name in names]
     try:
         urls = [service.url for service in services[:replicas]]
         seen: dict[str, float] = {}
@@ -370,11 +372,11 @@ async def drop_schemas(database_url: str, folder: Path) -> None:
 async def main(rate: float, seconds: float, database_url: str | None, replicas: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench_") as tmp:
         folder = Path(tmp)
-        with NatsServer(store_dir=folder / "nats") as server:
-            raw = await raw_path(folder, server.url, database_url, rate, seconds)
-            path, answer = await service_path(
-                folder, server.url, database_url, rate, seconds, replicas
-            )
+        # Secured as `sinergi up` secures it: each service connects as its own NATS user.
+        users = embedded_users(folder / "nats-users.json")
+        with NatsServer(store_dir=folder / "nats", users=users) as server:
+            raw = await raw_path(folder, server.client_url(), database_url, rate, seconds)
+            path, answer = await service_path(folder, server, database_url, rate, seconds, replicas)
         if database_url:
             await drop_schemas(database_url, folder)
     m = machine(database_url or "sqlite")

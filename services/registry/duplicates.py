@@ -337,7 +337,11 @@ async def decide(
     keep_member_id: UUID | None,
     note: str,
     officer: str,
+    officer_name: str | None = None,
 ) -> None:
+    """`officer` is who decided as the token says (`<role>:<sub>`, on the events);
+    `officer_name` what they call themselves, kept beside it for the people reading."""
+    decided_by = f"{officer} ({officer_name})" if officer_name else officer
     async with uow.begin() as tx:
         row = (
             await tx.conn.execute(
@@ -352,9 +356,11 @@ async def decide(
                 f"(this candidate was already decided: {row.state})"
             )
         if decision == "not_duplicate":
-            await _dismiss(tx, row, note=note, officer=officer)
+            await _dismiss(tx, row, note=note, officer=officer, decided_by=decided_by)
         else:
-            await _merge(tx, row, keep_member_id, note=note, officer=officer)
+            await _merge(
+                tx, row, keep_member_id, note=note, officer=officer, decided_by=decided_by
+            )
 
 
 async def _close(tx: Transaction, row: Any, state: State, **values: Any) -> None:
@@ -373,8 +379,10 @@ def _pair(row: Any) -> tuple[tuple[str, str], tuple[str, str]]:
     )
 
 
-async def _dismiss(tx: Transaction, row: Any, *, note: str, officer: str) -> None:
-    await _close(tx, row, "not_duplicate", decided_by=officer, note=note)
+async def _dismiss(
+    tx: Transaction, row: Any, *, note: str, officer: str, decided_by: str
+) -> None:
+    await _close(tx, row, "not_duplicate", decided_by=decided_by, note=note)
     left, right = _pair(row)
     for (member, household), (other, other_household) in each_way(
         left, right, same=left[1] == right[1]
@@ -394,7 +402,13 @@ async def _dismiss(tx: Transaction, row: Any, *, note: str, officer: str) -> Non
 
 
 async def _merge(
-    tx: Transaction, row: Any, keep_member_id: UUID | None, *, note: str, officer: str
+    tx: Transaction,
+    row: Any,
+    keep_member_id: UUID | None,
+    *,
+    note: str,
+    officer: str,
+    decided_by: str,
 ) -> None:
     sides = {row.left_member_id, row.right_member_id}
     if keep_member_id is None or str(keep_member_id) not in sides:
@@ -414,7 +428,7 @@ async def _merge(
             update(members).where(members.c.id == kept_id).values(nik=removed.nik)
         )
     await fold_member(tx.conn, removed, into=kept, note=f"digabung (merged): {row.id}")
-    await _close(tx, row, "merged", decided_by=officer, note=note, kept_member_id=kept_id)
+    await _close(tx, row, "merged", decided_by=decided_by, note=note, kept_member_id=kept_id)
     for household_id in dict.fromkeys((kept.household_id, removed.household_id)):
         publish(
             tx,

@@ -159,13 +159,14 @@ class Decide(BaseModel):
     )
     note: Annotated[str, Field(min_length=3, max_length=1000, description="Alasan keputusan")]
     officer: Annotated[
-        str,
+        str | None,
         Field(
             min_length=2,
             max_length=200,
-            description="Nama petugas; nanti diambil dari token masuk (from the sign-in later)",
+            description="Nama petugas untuk dibaca, opsional; yang tercatat memutuskan adalah "
+            "pemilik token (the officer's name, optional: who decided is the token's owner)",
         ),
-    ]
+    ] = None
 
 
 class ScanRequest(BaseModel):
@@ -256,7 +257,16 @@ def routes(runtime: Runtime) -> APIRouter:
     async def decide(candidate_id: UUID, body: Decide, principal: Caller) -> DuplicateView:
         with answers():
             scope.candidate_seen(principal, await duplicates.load_candidate(engine, candidate_id))
-            await duplicates.decide(uow, candidate_id, **body.model_dump())
+            await duplicates.decide(
+                uow,
+                candidate_id,
+                decision=body.decision,
+                keep_member_id=body.keep_member_id,
+                note=body.note,
+                # Who decided is the verified caller, never a name a client may type.
+                officer=f"{principal.role.value}:{principal.subject}",
+                officer_name=body.officer,
+            )
             return DuplicateView.of(await duplicates.load_candidate(engine, candidate_id))
 
     return router

@@ -8,9 +8,11 @@ import httpx
 import pytest
 from sinergi_contracts import DuplicateDismissed, DuplicateSuspected, MembersMerged
 
+from sinergi.auth import Role
 from tests.integration.test_registry import member, registered
 from tests.integration.test_slice import LOK_TUAN
 from tests.system import System, eventually, start_system
+from tests.tokens import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -95,11 +97,13 @@ async def test_a_merge_keeps_one_record_with_the_nik_and_the_measurements_and_te
         merged = await system.registry.post(
             f"/duplicates/{candidate['id']}/decision",
             json=decision | {"decision": "merge", "keep_member_id": copy},
+            headers=bearer(Role.KELURAHAN, "nur.hasanah", kelurahan=LOK_TUAN),
         )
         assert merged.status_code == 200, merged.text
         assert merged.json()["state"] == "merged"
         assert merged.json()["kept_member_id"] == copy
-        assert merged.json()["decided_by"] == "Nur Hasanah"
+        # Who decided comes from the token; the typed name only stands beside it.
+        assert merged.json()["decided_by"] == "kelurahan:nur.hasanah (Nur Hasanah)"
 
         again = await system.registry.post(
             f"/duplicates/{candidate['id']}/decision",
