@@ -42,8 +42,9 @@ import nats
 from sqlalchemy import Column, Float, MetaData, String, Table, insert, text
 
 from benchmarks.event_log import machine, save_result
-from sinergi.auth import Principal, Role, ensure_key, issue
+from sinergi.auth import Principal, Role
 from sinergi.db import create_engine
+from sinergi.issuer import ensure_key, issue
 from sinergi.natsauth import embedded_users
 from sinergi.natsserver import NatsServer, free_port
 from sinergi.up import RunningService, issuer_key_file, service_env, wait_ready

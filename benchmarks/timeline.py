@@ -58,10 +58,10 @@ from services.referrals.rebuild import (
     rebuild_timeline,
     row_of,
 )
-from sinergi.auth import ensure_key, system_headers
 from sinergi.catalogue import definition
 from sinergi.config import Settings
 from sinergi.db import create_engine
+from sinergi.issuer import ensure_key, system_headers
 from sinergi.migrate import upgrade
 from sinergi.natsserver import NatsServer
 from sinergi.service import create_service_app

@@ -1,10 +1,9 @@
 """Who is calling: a bearer token (JWT) on every request but the health checks.
 
 Production verifies tokens from the city's OIDC provider (e.g. Keycloak) by its JWKS URL
-(`SINERGI_AUTH_JWKS_URL`). The embedded mode runs a built-in issuer: an ES256 key generated on
-first start in the data folder (`SINERGI_AUTH_KEY_FILE`), with which `sinergi token` signs
-tokens for trying the API. Settings refuse the built-in issuer in production, so no key made
-for a laptop ever signs a production request.
+(`SINERGI_AUTH_JWKS_URL`). The embedded mode runs a built-in issuer (`sinergi.issuer`).
+Settings refuse the built-in issuer in production, so no key made for a laptop ever signs a
+production request.
 
 A token names one role and the scope that goes with it, in plain claims the provider maps
 from its users' attributes: `role`, and `agency`, `kecamatan`, `kelurahan`, `rw`, `rt` as the
@@ -14,20 +13,15 @@ role needs them (see REQUIRED_SCOPE).
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-import uuid
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any, Final, Protocol
 
 import httpx
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -166,7 +160,7 @@ class Verifier(Protocol):
     async def verify(self, token: str) -> Principal: ...
 
 
-def _principal(
+def checked_principal(
     token: str, key: Any, algorithms: list[str], issuer: str, audience: str
 ) -> Principal:
     """The principal of `token`, checked with `key`: signature, expiry, issuer, audience."""
@@ -192,17 +186,6 @@ class Unauthenticated(Exception):
     pass
 
 
-class KeyFileVerifier:
-    """The built-in issuer's tokens, checked with the public half of its key."""
-
-    def __init__(self, key_file: Path, *, issuer: str, audience: str) -> None:
-        self._public_key = load_key(key_file).public_key()
-        self._issuer, self._audience = issuer, audience
-
-    async def verify(self, token: str) -> Principal:
-        return _principal(token, self._public_key, [ALGORITHM], self._issuer, self._audience)
-
-
 class JwksVerifier:
     """An OIDC provider's tokens, checked with the keys its JWKS URL publishes.
 
@@ -224,7 +207,7 @@ class JwksVerifier:
         key = self._keys.get(kid) or await self._refreshed(kid)
         if key is None:
             raise Unauthenticated(f"kunci token tidak dikenal (unknown signing key {kid!r})")
-        return _principal(token, key, PROVIDER_ALGORITHMS, self._issuer, self._audience)
+        return checked_principal(token, key, PROVIDER_ALGORITHMS, self._issuer, self._audience)
 
     async def _refreshed(self, kid: str) -> jwt.PyJWK | None:
         async with self._lock:
@@ -244,67 +227,6 @@ class JwksVerifier:
                     ) from None
                 self._keys = {k.key_id: k for k in keys if k.key_id}
             return self._keys.get(kid)
-
-
-def load_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ValueError(f"{path}: not an EC private key")
-    return key
-
-
-def ensure_key(path: Path) -> Path:
-    """The built-in issuer's key at `path`, made (readable by this user only) if missing."""
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    # Written whole under another name, then linked in place: a service starting at the same
-    # moment finds either no key or the whole key, and the first link wins.
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(pem)
-    try:
-        os.link(partial, path)
-    except FileExistsError:
-        pass
-    finally:
-        partial.unlink()
-    return path
-
-
-def issue(
-    key_file: Path,
-    principal: Principal,
-    *,
-    issuer: str = EMBEDDED_ISSUER,
-    audience: str = AUDIENCE,
-    lifetime_seconds: float = 8 * 3600,
-) -> str:
-    """A token from the built-in issuer."""
-    Principal.of(principal.claims())  # the same rules a service applies
-    now = int(time.time())
-    claims = {
-        **principal.claims(),
-        "iss": issuer,
-        "aud": audience,
-        "iat": now,
-        "exp": now + int(lifetime_seconds),
-        "jti": str(uuid.uuid4()),
-    }
-    return jwt.encode(claims, load_key(key_file), algorithm=ALGORITHM)
-
-
-def system_headers(key_file: Path, subject: str, lifetime_seconds: float = 3600) -> dict[str, str]:
-    """Headers for a `system` caller (tools, benchmarks) signed by the built-in issuer."""
-    principal = Principal(subject=subject, role=Role.SYSTEM)
-    signed = issue(ensure_key(key_file), principal, lifetime_seconds=lifetime_seconds)
-    return {"Authorization": f"Bearer {signed}"}
 
 
 # The request's verified caller, for what records who did something (e.g. an event's
@@ -417,6 +339,8 @@ def verifier_for(settings: Any) -> Verifier:
             )
         )
     if settings.auth_key_file:
+        from sinergi.issuer import KeyFileVerifier, ensure_key
+
         return Remembered(
             KeyFileVerifier(
                 ensure_key(settings.auth_key_file),

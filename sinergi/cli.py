@@ -41,7 +41,8 @@ def token(
     data_dir: DataDir = Path(".sinergi"),
 ) -> None:
     """Cetak token dari penerbit bawaan, untuk mencoba API (a token for trying the API)."""
-    from sinergi.auth import AUDIENCE, EMBEDDED_ISSUER, Principal, Role, ensure_key, issue
+    from sinergi.auth import AUDIENCE, EMBEDDED_ISSUER, Principal, Role
+    from sinergi.issuer import ensure_key, issue
     from sinergi.up import issuer_key_file
 
     if os.environ.get("SINERGI_ENVIRONMENT") == "production":

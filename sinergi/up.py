@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from sinergi.auth import ensure_key, system_headers
 from sinergi.catalogue import SERVICE_NAMES
+from sinergi.issuer import ensure_key, system_headers
 from sinergi.natsauth import embedded_users
 from sinergi.natsserver import NatsServer, free_port
 

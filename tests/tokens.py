@@ -6,7 +6,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sinergi.auth import AGENCY_ROLES, Principal, Role, ensure_key, issue, system_headers
+from sinergi.auth import AGENCY_ROLES, Principal, Role
+from sinergi.issuer import ensure_key, issue, system_headers
 
 KEY_FILE = ensure_key(Path(tempfile.mkdtemp(prefix="sinergi-test-auth-")) / "issuer.pem")
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 EXAMPLES = 15  # per operation
 # Not run by validate_response here: ignored_auth sees the token we add as its own generated
-# one (this file and test_security try requests without or with forged tokens themselves);
+# one (this file and test_security_auth try requests without or with forged tokens themselves);
 # positive_data_acceptance takes any schema-valid body for acceptable, while the services
 # rightly refuse, say, a kelurahan code that is not Bontang's (422 naming the field).
 EXCLUDED = [checks.ignored_auth, checks.positive_data_acceptance]
