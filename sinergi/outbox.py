@@ -25,6 +25,9 @@ from sinergi.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
+# SQLite: how long published rows wait to be marked, gathering others (one write for many).
+MARK_AFTER_SECONDS = 0.05
+
 
 def outbox_rows(envelopes: Sequence[Envelope]) -> list[dict[str, Any]]:
     """The outbox rows of `envelopes`, each carrying the trace of the moment it was written."""
@@ -256,7 +259,10 @@ class OutboxRelay:
             )
 
     async def _mark_unmarked(self) -> None:
-        """Mark what was published, in as few writes as the queue allows."""
+        """Mark what was published, in as few writes as the queue allows: after a short wait,
+        so that under a steady stream of single events one write marks several (the cursor
+        keeps them from going twice meanwhile)."""
+        await asyncio.sleep(MARK_AFTER_SECONDS)
         while self._unmarked:
             positions, self._unmarked = self._unmarked, []
             try:

@@ -358,9 +358,7 @@ async def decide(
         if decision == "not_duplicate":
             await _dismiss(tx, row, note=note, officer=officer, decided_by=decided_by)
         else:
-            await _merge(
-                tx, row, keep_member_id, note=note, officer=officer, decided_by=decided_by
-            )
+            await _merge(tx, row, keep_member_id, note=note, officer=officer, decided_by=decided_by)
 
 
 async def _close(tx: Transaction, row: Any, state: State, **values: Any) -> None:
@@ -379,9 +377,7 @@ def _pair(row: Any) -> tuple[tuple[str, str], tuple[str, str]]:
     )
 
 
-async def _dismiss(
-    tx: Transaction, row: Any, *, note: str, officer: str, decided_by: str
-) -> None:
+async def _dismiss(tx: Transaction, row: Any, *, note: str, officer: str, decided_by: str) -> None:
     await _close(tx, row, "not_duplicate", decided_by=decided_by, note=note)
     left, right = _pair(row)
     for (member, household), (other, other_household) in each_way(

@@ -30,6 +30,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_INSERT_KK = insert(kk_history).values(reason="daftar")
+
+
 async def register_household(
     uow: UnitOfWork,
     *,
@@ -54,9 +57,8 @@ async def register_household(
         async with uow.begin() as tx:
             await store.insert_household(tx.conn, household)
             await tx.conn.execute(
-                insert(kk_history).values(
-                    household_id=str(household.id), no_kk=no_kk, valid_from=now, reason="daftar"
-                )
+                _INSERT_KK,
+                {"household_id": str(household.id), "no_kk": no_kk, "valid_from": now},
             )
             publish(tx, event)
     except IntegrityError:

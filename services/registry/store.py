@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 from uuid import UUID
 
@@ -39,12 +38,16 @@ async def load_household(conn: AsyncConnection, household_id: UUID) -> Household
 
 
 async def insert_household(conn: AsyncConnection, household: Household) -> None:
-    await conn.execute(insert(households).values(**asdict(household) | {"id": str(household.id)}))
+    # The statement once, the values as parameters: SQLAlchemy finds it compiled at once.
+    await conn.execute(_INSERT_HOUSEHOLD, vars(household) | {"id": str(household.id)})
+
+
+_INSERT_HOUSEHOLD = insert(households)
 
 
 async def save_household(conn: AsyncConnection, before: Household, after: Household) -> None:
     """Write `after` only if nobody changed the household since `before` was read."""
-    values = asdict(after) | {"id": str(after.id)}
+    values = vars(after) | {"id": str(after.id)}
     result = await conn.execute(
         update(households)
         .where(households.c.id == str(before.id), households.c.version == before.version)
@@ -58,7 +61,7 @@ async def save_household(conn: AsyncConnection, before: Household, after: Househ
 
 
 async def insert_member(conn: AsyncConnection, member: Member) -> None:
-    values = asdict(member) | {
+    values = vars(member) | {
         "id": str(member.id),
         "household_id": str(member.household_id),
         "nik_warnings": list(member.nik_warnings),
