@@ -7,6 +7,7 @@ database, before the answer leaves. An auditor lists who saw a household with
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sinergi.auth import Caller, Role, allow
+from sinergi.auth import Caller, Principal, Role, allow
 from sinergi.db import POSITION_MAX
 
 Purpose = Annotated[
@@ -30,26 +31,47 @@ Purpose = Annotated[
 
 
 def audited(engine: AsyncEngine, table: Table, resource: str) -> Any:
-    """A route dependency that records the read, after the caller passed every check."""
+    """A route dependency that records the read, after the caller passed every check: of the
+    path's household, or (a list) of what the path and its filters asked for."""
 
     async def record(request: Request, principal: Caller, purpose: Purpose = None) -> None:
         household = request.path_params.get("household_id")
-        async with engine.begin() as conn:
-            await conn.execute(
-                insert(table).values(
-                    at=datetime.now(UTC),
-                    subject=principal.subject,
-                    role=principal.role.value,
-                    agency=principal.agency,
-                    kelurahan=principal.kelurahan,
-                    resource=resource,
-                    household_id=None if household is None else str(household),
-                    path=_asked(request),
-                    purpose=purpose,
-                )
-            )
+        await record_reads(engine, table, request, principal, resource, [household], purpose)
 
     return Depends(record)
+
+
+async def record_reads(
+    engine: AsyncEngine,
+    table: Table,
+    request: Request,
+    principal: Principal,
+    resource: str,
+    households: Iterable[object | None],
+    purpose: str | None = None,
+) -> None:
+    """Record that `principal` read `resource` about each of `households` (one row each), for
+    a route that knows whose data it shows only once it has loaded it (e.g. a duplicate pair,
+    a referral). The purpose is the request's `X-Sinergi-Purpose`, unless given."""
+    if purpose is None:
+        purpose = request.headers.get("x-sinergi-purpose", "")[:200] or None
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "at": now,
+            "subject": principal.subject,
+            "role": principal.role.value,
+            "agency": principal.agency,
+            "kelurahan": principal.kelurahan,
+            "resource": resource,
+            "household_id": None if household is None else str(household),
+            "path": _asked(request),
+            "purpose": purpose,
+        }
+        for household in dict.fromkeys(households)
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(insert(table), rows)
 
 
 def _asked(request: Request) -> str:

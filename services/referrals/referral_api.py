@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sinergi_contracts import Outcome
 from sinergi_contracts.referral import ReferralStatus
@@ -17,6 +17,7 @@ from services.referrals import lifecycle, reports, scope
 from services.referrals import referrals as use_cases
 from services.referrals.referrals import Referral
 from sinergi.actors import current_actor
+from sinergi.audit import Purpose, audited, record_reads
 from sinergi.auth import CASE_READERS, CASE_WORKERS, EVERYONE, MANAGERS, Caller, allow
 from sinergi.errors import FieldRejected, ProblemDetail, ValidationProblem, answers
 from sinergi.service import Runtime
@@ -150,6 +151,7 @@ def _tagged(response: Response, referral: Referral) -> None:
 def routes(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["rujukan (referrals)"], responses=PROBLEMS)
     uow, engine, settings = runtime.uow, runtime.engine, runtime.settings
+    reads = runtime.definition.tables.read_audit
     directory = directories.load(settings.directory_file)
 
     @router.get(
@@ -192,6 +194,8 @@ def routes(runtime: Runtime) -> APIRouter:
     )
     async def list_referrals(
         principal: Caller,
+        request: Request,
+        purpose: Purpose = None,
         status: ReferralStatus | None = None,
         agency: str | None = None,
         kelurahan_code: str | None = None,
@@ -218,6 +222,8 @@ def routes(runtime: Runtime) -> APIRouter:
                 now=use_cases.now(),
                 within=scope.visible_referrals(principal),
             )
+        # A list's reads are recorded as asked: its filters, and the household if it names one.
+        await record_reads(engine, reads, request, principal, "referrals", [household_id], purpose)
         return ReferralPage(
             items=[ReferralView.of(r, principal.actor) for r in found],
             next_after=str(found[-1].id) if len(found) == limit else None,
@@ -232,11 +238,15 @@ def routes(runtime: Runtime) -> APIRouter:
         referral_id: UUID,
         response: Response,
         principal: Caller,
+        request: Request,
+        purpose: Purpose = None,
     ) -> ReferralView:
         with answers():
             async with engine.connect() as conn:
                 referral = await use_cases.load(conn, referral_id)
         scope.referral_seen(referral, principal)
+        households = [referral.household_id]
+        await record_reads(engine, reads, request, principal, "referral", households, purpose)
         _tagged(response, referral)
         return ReferralView.of(referral, principal.actor)
 
@@ -273,7 +283,11 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/households/{household_id}/benefits",
-        dependencies=[*allow(*CASE_READERS), scope.household_seen(engine)],
+        dependencies=[
+            *allow(*CASE_READERS),
+            scope.household_seen(engine),
+            audited(engine, reads, "benefits"),
+        ],
         summary="Manfaat yang diterima rumah tangga, semua sumber dana (active benefits)",
     )
     async def household_benefits(household_id: UUID) -> list[dict[str, Any]]:

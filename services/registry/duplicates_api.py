@@ -6,12 +6,13 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.registry import areas, duplicates, scope
 from services.registry.api import PROBLEMS
 from services.registry.duplicates import CandidateFilter, Decision, State
+from sinergi.audit import Purpose, audited, record_reads
 from sinergi.auth import Caller, Role, allow
 from sinergi.errors import answers
 from sinergi.service import Runtime
@@ -197,10 +198,14 @@ class Queued(BaseModel):
 def routes(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["duplikat (duplicates)"], responses=PROBLEMS)
     uow, engine = runtime.uow, runtime.engine
+    reads = runtime.definition.tables.read_audit
 
     @router.get(
         "/duplicates",
-        dependencies=allow(Role.KELURAHAN, Role.KECAMATAN, Role.COORDINATOR),
+        dependencies=[
+            *allow(Role.KELURAHAN, Role.KECAMATAN, Role.COORDINATOR),
+            audited(engine, reads, "duplicates"),  # members of many households, side by side
+        ],
         summary="Antrean calon duplikat (duplicate review queue)",
     )
     async def list_duplicates(
@@ -244,10 +249,16 @@ def routes(runtime: Runtime) -> APIRouter:
         dependencies=allow(Role.KELURAHAN, Role.KECAMATAN, Role.COORDINATOR),
         summary="Satu calon duplikat, berdampingan",
     )
-    async def read(candidate_id: UUID, principal: Caller) -> DuplicateView:
+    async def read(
+        candidate_id: UUID, principal: Caller, request: Request, purpose: Purpose = None
+    ) -> DuplicateView:
         with answers():
             candidate = await duplicates.load_candidate(engine, candidate_id)
-        return DuplicateView.of(scope.candidate_seen(principal, candidate))
+        shown = DuplicateView.of(scope.candidate_seen(principal, candidate))
+        # Two members, each of a household: a read of both.
+        households = (candidate.left_household_id, candidate.right_household_id)
+        await record_reads(engine, reads, request, principal, "duplicate", households, purpose)
+        return shown
 
     @router.post(
         "/duplicates/{candidate_id}/decision",

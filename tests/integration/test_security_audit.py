@@ -12,6 +12,8 @@ import pytest
 from sinergi.auth import Role
 from tests import tokens
 from tests.integration.security_helpers import LOK_TUAN, place
+from tests.integration.test_duplicates import queue, scanned, two_records_of_rizky
+from tests.integration.test_referrals import known_household, refer
 from tests.sse import open_stream
 from tests.system import eventually, start_system
 
@@ -73,6 +75,53 @@ async def test_every_read_of_a_household_or_its_timeline_is_recorded_for_the_aud
         logged = len(in_registry) + len(listed) - 1 + len(seen_by)  # the detail read is in both
         print(f"\naudit baca: {made} baca oleh pengguna, {logged} tercatat")
         assert logged == made
+
+
+async def test_reads_of_referrals_benefits_and_duplicate_pairs_are_recorded_per_household(
+    settings_for: Any,
+) -> None:
+    """What shows a household's data only once loaded is recorded too: a referral (its
+    household), a list of referrals (its filters, and the household it names), the benefits,
+    and a duplicate pair (both households)."""
+    lurah = tokens.bearer(Role.KELURAHAN, "lurah-lok-tuan", kelurahan=LOK_TUAN)
+    dspm = tokens.bearer(Role.AGENCY_STAFF, "petugas-dspm", agency="dspm")
+    auditor = tokens.bearer(Role.AUDITOR, "inspektorat")
+    async with start_system(settings_for) as system:
+        household_id = await known_household(system, "6474010101200099")
+        referral = await refer(system, household_id, "dspm-bansos")
+        first, _, second, _ = await two_records_of_rizky(system)
+        await scanned(system.registry)
+        (candidate,) = await queue(system.registry, kelurahan_code=LOK_TUAN)
+        reads = [
+            (system.referrals, f"/referrals/{referral['id']}", dspm),
+            (system.referrals, "/referrals", dspm, {"household_id": household_id}),
+            (system.referrals, f"/households/{household_id}/benefits", lurah),
+            (system.registry, f"/duplicates/{candidate['id']}", lurah),
+            (system.registry, "/duplicates", lurah),
+        ]
+        for client, path, headers, *query in reads:
+            answer = await client.get(path, headers=headers, params=(query or [None])[0])
+            assert answer.status_code == 200, answer.text
+
+        async def recorded(client: Any, **query: Any) -> list[tuple[str, str, str | None]]:
+            page = await client.get("/audit/reads", params=query, headers=auditor)
+            return [
+                (r["subject"], r["resource"], r["household_id"])
+                for r in page.json()["items"]
+                if r["role"] != "system"
+            ]
+
+        assert await recorded(system.referrals) == [
+            ("petugas-dspm", "referral", household_id),
+            ("petugas-dspm", "referrals", household_id),
+            ("lurah-lok-tuan", "benefits", household_id),
+        ]
+        assert await recorded(system.registry) == [
+            ("lurah-lok-tuan", "duplicate", first),
+            ("lurah-lok-tuan", "duplicate", second),
+            ("lurah-lok-tuan", "duplicates", None),
+        ]
+        print(f"\naudit baca: {len(reads)} baca, semuanya tercatat (all recorded)")
 
 
 async def test_a_persons_processing_trail_shows_what_is_held_and_who_read_it(
