@@ -16,11 +16,11 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from sinergi_contracts import Envelope, EnvelopeError, Event
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sinergi import telemetry
 from sinergi.config import Settings
+from sinergi.db import insert_ignoring_repeats
 from sinergi.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -279,13 +279,11 @@ class BatchConsumer:
         (a generic plan for the SELECT scanned every row of the consumer), in one round trip.
         If applying fails the transaction rolls the claim back with the effect.
         """
-        table = self._processed
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         now = datetime.now(UTC)
         claimed = set(
             (
                 await conn.execute(
-                    dialect.insert(table).on_conflict_do_nothing().returning(table.c.event_id),
+                    insert_ignoring_repeats(conn, self._processed, returning="event_id"),
                     [
                         {
                             "consumer": self.name,

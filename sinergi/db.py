@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import pydantic_core
 from sqlalchemy import Table, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -175,6 +176,24 @@ def _process(column: Sequence[Any], processor: Callable[[Any], Any] | None) -> I
     if column.count(first) == len(column):  # e.g. one commit time on every row: format once
         return repeat(processor(first), len(column))
     return map(processor, column)
+
+
+def insert_ignoring_repeats(
+    conn: AsyncConnection, table: Table, *, key: str | None = None, returning: str | None = None
+) -> Any:
+    """INSERT … ON CONFLICT [(key)] DO NOTHING [RETURNING returning] for `conn`'s database,
+    built once per table and database: a consumer runs it for every batch, and building and
+    keying a new statement each time cost more than executing it."""
+    return _ignoring(table, conn.dialect.name, key, returning)
+
+
+@functools.lru_cache(maxsize=64)
+def _ignoring(table: Table, dialect_name: str, key: str | None, returning: str | None) -> Any:
+    dialect: Any = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing(
+        index_elements=None if key is None else [table.c[key]]
+    )
+    return statement if returning is None else statement.returning(table.c[returning])
 
 
 def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:

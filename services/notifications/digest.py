@@ -14,16 +14,16 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from sinergi_contracts.events import CE_TYPE_PREFIX
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.notifications import sending
 from services.notifications.models import deliveries, inbox_items, referral_parties, subscriptions
 from services.notifications.render import WITA
+from sinergi.db import insert_ignoring_repeats
 from sinergi.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,6 @@ class Digest:
                 f"- {programme}: tingkat eskalasi {level}" for programme, level in self.overdue
             ]
         return "\n".join(lines)
-
-
-def _insert_ignoring_repeats(conn: AsyncConnection, table: Any) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
 
 
 async def compose(conn: AsyncConnection, day: date, now: datetime) -> list[Digest]:
@@ -111,7 +106,7 @@ async def send_digests(engine: AsyncEngine, day: date, now: datetime) -> int:
         ).all()
         for digest in digests:
             result = await conn.execute(
-                _insert_ignoring_repeats(conn, inbox_items).values(
+                insert_ignoring_repeats(conn, inbox_items).values(
                     recipient=digest.audience,
                     event_id=event_id,
                     event_type=DIGEST_TYPE,
@@ -129,7 +124,7 @@ async def send_digests(engine: AsyncEngine, day: date, now: datetime) -> int:
                 if sub.event_types and DIGEST_TYPE not in sub.event_types:
                     continue
                 await conn.execute(
-                    _insert_ignoring_repeats(conn, deliveries).values(
+                    insert_ignoring_repeats(conn, deliveries).values(
                         subscription_id=sub.id, event_id=event_id, event_type=DIGEST_TYPE,
                         household_id="", channel="email", owner=sub.owner, target=sub.target,
                         subject=f"[Sinergi] {digest.title}"[:300], payload=digest.body,

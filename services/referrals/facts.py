@@ -74,18 +74,24 @@ def configure(settings: Settings) -> Apply:
     return apply
 
 
+# Built once: the values go in as parameters, and SQLAlchemy finds the statement compiled.
+_NEW_HOUSEHOLD = insert(household_facts)
+_NEW_MEMBER = insert(member_facts)
+
+
 async def learn(conn: AsyncConnection, event: Event, delivered: Delivered) -> None:
     key = str(event.household_id)
     facts = household_facts.c
     if isinstance(event, HouseholdRegistered):
         await conn.execute(
-            insert(household_facts).values(
-                household_id=key,
-                kelurahan_code=event.kelurahan_code,
-                rw=event.rw,
-                rt=event.rt,
-                verified=False,
-            )
+            _NEW_HOUSEHOLD,
+            {
+                "household_id": key,
+                "kelurahan_code": event.kelurahan_code,
+                "rw": event.rw,
+                "rt": event.rt,
+                "verified": False,
+            },
         )
     elif isinstance(event, HouseholdVerified | HouseholdReturned):
         await conn.execute(
@@ -95,12 +101,13 @@ async def learn(conn: AsyncConnection, event: Event, delivered: Delivered) -> No
         )
     elif isinstance(event, MemberAdded):
         await conn.execute(
-            insert(member_facts).values(
-                member_id=str(event.member_id),
-                household_id=key,
-                birth_date=event.birth_date,
-                working=event.working,
-            )
+            _NEW_MEMBER,
+            {
+                "member_id": str(event.member_id),
+                "household_id": key,
+                "birth_date": event.birth_date,
+                "working": event.working,
+            },
         )
     elif isinstance(event, MembersMerged):
         # The person's referrals follow them to the record that stays.

@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
@@ -16,6 +15,7 @@ from services.referrals.domain import TimelineEntry, timeline_entry
 from services.referrals.models import timeline_entries
 from sinergi import live
 from sinergi.consumer import Delivered, after_commit
+from sinergi.db import insert_ignoring_repeats
 
 # The columns in the order of TimelineEntry's fields, so a row is its positional arguments.
 ENTRY_COLUMNS = tuple(timeline_entries.c[f.name] for f in dataclasses.fields(TimelineEntry))
@@ -24,10 +24,8 @@ ENTRY_COLUMNS = tuple(timeline_entries.c[f.name] for f in dataclasses.fields(Tim
 def insert_if_absent(conn: AsyncConnection) -> Insert:
     """INSERT … ON CONFLICT (event_id) DO NOTHING: an entry already there (from a rebuild that
     ran ahead of this consumer) is the same entry, so it is kept and the batch goes on."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(timeline_entries).on_conflict_do_nothing(
-        index_elements=[timeline_entries.c.event_id]
-    )
+    statement: Insert = insert_ignoring_repeats(conn, timeline_entries, key="event_id")
+    return statement
 
 
 LIVE_HUB = "timeline"
