@@ -224,6 +224,24 @@ def nats_config(
         typer.echo(deployed_auth(users), nl=False)
 
 
+@app.command("streams")
+def streams(nats: NatsOption = None, data_dir: DataDir = Path(".sinergi")) -> None:
+    """Buat atau perbarui stream JetStream sebagai operator (create or update the streams).
+
+    A service may create a missing stream but not change one; after a change of stream
+    settings (SINERGI_STREAM_REPLICAS, SINERGI_DUPLICATE_WINDOW_SECONDS, a new release), run
+    this as the operator (SINERGI_NATS_USER/PASSWORD, or the `sinergi up` data folder).
+    """
+    from sinergi.config import Settings
+    from sinergi.streams import declare_streams
+
+    servers = _nats_servers(nats, data_dir)
+    url = os.environ.get("SINERGI_DATABASE_URL") or "sqlite+aiosqlite:///unused.db"
+    settings = Settings(database_url=url, nats_servers=servers)
+    asyncio.run(declare_streams(servers, settings, **_operator_options(data_dir)))
+    typer.echo("stream siap (streams ready)")
+
+
 @app.command("trail")
 def processing_trail(
     nik: Annotated[str, typer.Argument(help="NIK orang itu (the person's NIK)")],
@@ -316,11 +334,9 @@ def _nats_servers(nats: str | None, data_dir: Path) -> list[str]:
     )
 
 
-async def _operator_connection(nats: str | None, data_dir: Path) -> Any:
-    """A NATS connection for the command line: as SINERGI_NATS_USER (with
+def _operator_options(data_dir: Path) -> dict[str, Any]:
+    """Connection options for the command line: as SINERGI_NATS_USER (with
     SINERGI_NATS_PASSWORD) if given, else as the embedded server's operator."""
-    import nats as nats_py
-
     from sinergi.natsauth import OPERATOR, EmbeddedPasswords, connect_options
     from sinergi.up import nats_users_file
 
@@ -328,8 +344,14 @@ async def _operator_connection(nats: str | None, data_dir: Path) -> Any:
     password = os.environ.get("SINERGI_NATS_PASSWORD")
     if not user and nats_users_file(data_dir).exists():
         user, password = OPERATOR, EmbeddedPasswords(nats_users_file(data_dir))(OPERATOR)
+    return connect_options(user, password)
+
+
+async def _operator_connection(nats: str | None, data_dir: Path) -> Any:
+    import nats as nats_py
+
     return await nats_py.connect(
-        servers=_nats_servers(nats, data_dir), **connect_options(user, password)
+        servers=_nats_servers(nats, data_dir), **_operator_options(data_dir)
     )
 
 

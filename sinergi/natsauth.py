@@ -46,18 +46,15 @@ def agency_user(agency: str) -> str:
 
 
 def _streams_declared() -> list[str]:
-    """Each service declares (creates or updates) the streams when it starts."""
+    """Each service declares the streams when it starts: it may look them up and create a
+    missing one, not change one (a smaller limit would purge it); the operator updates."""
     streams = (
         subjects.EVENTS_STREAM,
         subjects.AGENCY_STREAM,
         subjects.DLQ_STREAM,
         subjects.ADVISORY_STREAM,
     )
-    return [
-        f"{JS_API}.STREAM.{verb}.{stream}"
-        for stream in streams
-        for verb in ("INFO", "CREATE", "UPDATE")
-    ]
+    return [f"{JS_API}.STREAM.{verb}.{stream}" for stream in streams for verb in ("INFO", "CREATE")]
 
 
 def _consumer_made(stream: str, durable: str) -> list[str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import nats
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
@@ -14,7 +16,7 @@ from nats.js.api import (
     StreamConfig,
 )
 from nats.js.client import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from sinergi_contracts import subjects
 
 from sinergi.config import Settings
@@ -64,16 +66,47 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
 
 
 async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
-    """Create the streams, or bring an existing stream's settings up to date."""
+    """Create the streams, or bring an existing stream's settings up to date.
+
+    A service may create a missing stream but not change one (its NATS user has no
+    `$JS.API.STREAM.UPDATE`: a smaller max_age or max_msgs would purge the stream). When the
+    settings differ it says so and goes on; `sinergi streams`, as the operator, updates them
+    (`sinergi up` does at every start)."""
     for config in stream_configs(settings):
         assert config.name is not None
         try:
-            await js.stream_info(config.name)
+            info = await js.stream_info(config.name)
         except NotFoundError:
             await js.add_stream(config)
             log.info("stream dibuat (stream created)", extra={"stream": config.name})
-        else:
+            continue
+        if not settings_differ(info.config, config):
+            continue
+        try:
             await js.update_stream(config)
+        except (TimeoutError, APIError) as refused:  # a refused request times out
+            log.warning(
+                "setelan stream berbeda; jalankan `sinergi streams` sebagai operator "
+                "(stream settings differ; run `sinergi streams` as the operator)",
+                extra={"stream": config.name, "error": repr(refused)},
+            )
+        else:
+            log.info("stream diperbarui (stream updated)", extra={"stream": config.name})
+
+
+async def declare_streams(servers: list[str], settings: Settings, **options: Any) -> None:
+    """Create or update the streams over a connection of their own (the operator's)."""
+    nc = await nats.connect(servers=servers, **options)
+    try:
+        await ensure_streams(nc.jetstream(), settings)
+    finally:
+        await nc.close()
+
+
+def settings_differ(current: StreamConfig, wanted: StreamConfig) -> bool:
+    """Whether any setting Sinergi gives a stream differs from what the server has."""
+    have = current.as_dict()
+    return any(have.get(key) != value for key, value in wanted.as_dict().items())
 
 
 def durable_config(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,9 +14,11 @@ from pathlib import Path
 import httpx
 
 from sinergi.catalogue import SERVICE_NAMES
+from sinergi.config import Settings
 from sinergi.issuer import ensure_key, system_headers
 from sinergi.natsauth import embedded_users
 from sinergi.natsserver import NatsServer, free_port
+from sinergi.streams import declare_streams
 
 PREFERRED_HTTP_PORTS = {"registry": 8101, "referrals": 8102, "notifications": 8103}
 PREFERRED_NATS_PORT = 4333
@@ -121,6 +124,9 @@ def up(data_dir: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     nats = embedded_nats(data_dir)
     nats.start()
+    # The operator creates or updates the streams; the services may only create a missing one.
+    settings = Settings(database_url="sqlite+aiosqlite:///unused.db", nats_servers=[nats.url])
+    asyncio.run(declare_streams([nats.client_url()], settings))
     nats_url_file(data_dir).write_text(nats.url)
     key_file = embedded_key_file(data_dir)
     services: list[RunningService] = []

@@ -17,6 +17,7 @@ from nats.errors import Error as NatsError
 from sinergi_contracts import subjects
 
 from sinergi.natsserver import NatsServer
+from sinergi.streams import settings_differ, stream_configs
 from tests.integration.test_referrals import known_household, refer
 from tests.system import start_system
 
@@ -93,6 +94,8 @@ ABUSE: list[tuple[str, str, Callable[[Client], Awaitable[Any]]]] = [
     ("registry", "the whole JetStream API", sub("$JS.API.>")),
     ("registry", "delete the event stream", api(f"$JS.API.STREAM.DELETE.{EVENTS}")),
     ("registry", "purge the event stream", api(f"$JS.API.STREAM.PURGE.{EVENTS}")),
+    ("registry", "shrink the event stream's limits", api(f"$JS.API.STREAM.UPDATE.{EVENTS}")),
+    ("notifications", "change the agency stream", api(f"$JS.API.STREAM.UPDATE.{AGENCY}")),
     ("registry", "read events by number", api(f"$JS.API.STREAM.MSG.GET.{EVENTS}")),
     ("registry", "list the streams", api("$JS.API.STREAM.LIST")),
     (
@@ -195,3 +198,18 @@ async def test_a_client_without_the_right_password_cannot_connect(
             max_reconnect_attempts=0,
             connect_timeout=2,
         )
+
+
+async def test_a_service_leaves_streams_as_they_are_when_their_settings_match(
+    settings_for: Any, nats_server: NatsServer
+) -> None:
+    """Services may not update a stream, so they must not try when nothing differs (a refused
+    update would hold each start for the request's timeout)."""
+    async with (
+        start_system(settings_for, services=("registry",)),
+        session(nats_server, "operator") as operator,
+    ):
+        js = operator.nc.jetstream()
+        for config in stream_configs(settings_for("registry")):
+            assert config.name is not None
+            assert not settings_differ((await js.stream_info(config.name)).config, config)
