@@ -58,13 +58,20 @@ def _describe_publication(broker: NatsBroker, event: type[Event]) -> None:
 
 
 def _describe_forward(broker: NatsBroker, event: type[Event]) -> None:
+    withheld = ""
+    if event.health_fields:
+        fields = ", ".join(event.health_fields)
+        withheld = (
+            f" Tanpa {fields} untuk dinas yang bukan dinas kesehatan (without {fields} for an "
+            "agency that is not a health agency)."
+        )
     broker.publisher(
         subjects.agency_subject("{agency}", event.service, event.name),
         schema=event,
         title=f"{event.ce_type()} (agency copy)",
         description=(
             f"Salinan untuk satu dinas; durable agency-{{agency}} di {subjects.AGENCY_STREAM}. "
-            f"(A copy for one agency.) {(event.__doc__ or '').strip()}"
+            f"(A copy for one agency.){withheld} {(event.__doc__ or '').strip()}"
         ),
     )
 
