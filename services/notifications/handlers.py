@@ -121,7 +121,10 @@ async def fan_out(
             for sub in wanted.get(audience, ()):
                 if sub.hears(envelope.attributes.type):
                     notice = notices.get(sub.language, with_email=sub.channel == "email")
-                    _deliver(out, sub, envelope, notice, shown)
+                    # A subscription sees health details only when its owner is the audience
+                    # itself: a coordinator's webhook on a kelurahan gets the event without.
+                    own = shown if sub.owner == audience else data.redacted
+                    _deliver(out, sub, envelope, notice, own)
     await insert_many(conn, inbox_items, list(out.inbox.values()))
     await insert_many(conn, deliveries, out.deliveries)
     await tx.flush()

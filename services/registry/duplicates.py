@@ -341,7 +341,8 @@ async def decide(
 ) -> None:
     """`officer` is who decided as the token says (`<role>:<sub>`, on the events);
     `officer_name` what they call themselves, kept beside it for the people reading."""
-    decided_by = f"{officer} ({officer_name})" if officer_name else officer
+    # Within the column's 200 characters, the verified identity first.
+    decided_by = (f"{officer} ({officer_name})" if officer_name else officer)[:200]
     async with uow.begin() as tx:
         row = (
             await tx.conn.execute(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from services.registry import areas, duplicates, scope
 from services.registry.api import PROBLEMS
 from services.registry.duplicates import CandidateFilter, Decision, State
-from sinergi.audit import Purpose, audited, record_reads
+from sinergi.audit import Purpose, record_reads
 from sinergi.auth import Caller, Role, allow
 from sinergi.errors import answers
 from sinergi.service import Runtime
@@ -202,14 +202,13 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/duplicates",
-        dependencies=[
-            *allow(Role.KELURAHAN, Role.KECAMATAN, Role.COORDINATOR),
-            audited(engine, reads, "duplicates"),  # members of many households, side by side
-        ],
+        dependencies=allow(Role.KELURAHAN, Role.KECAMATAN, Role.COORDINATOR),
         summary="Antrean calon duplikat (duplicate review queue)",
     )
     async def list_duplicates(
         principal: Caller,
+        request: Request,
+        purpose: Purpose = None,
         kelurahan_code: str | None = None,
         state: State | None = "open",
         min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
@@ -220,6 +219,8 @@ def routes(runtime: Runtime) -> APIRouter:
         where = scope.candidates_narrowed(where, principal)
         with answers():
             rows = await duplicates.list_candidates(engine, where, after=after, limit=limit)
+        # Members of many households, side by side: recorded once the scope check passed.
+        await record_reads(engine, reads, request, principal, "duplicates", [None], purpose)
         return DuplicatePage(
             items=[DuplicateView.of(r) for r in rows],
             next_after=duplicates.cursor(rows[-1]) if len(rows) == limit else None,
