@@ -2,7 +2,7 @@
 deliveries, one operator for the command line.
 
 The same users serve the embedded nats-server (`sinergi up` and the tests: random passwords
-kept in the data folder) and the cluster in `deploy/` (`sinergi nats-config --deploy` writes
+kept in the data folder) and the cluster in `deploy/` (`sinergi nats-config` writes
 `deploy/nats/auth.conf`, whose passwords are environment variables). Nothing is allowed that a
 user does not need; in particular
 
@@ -10,10 +10,12 @@ user does not need; in particular
   so nobody reads another client's replies or push deliveries;
 * the JetStream API is opened subject by subject (`$JS.API.STREAM.INFO.<stream>`,
   `$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>`, …), never `$JS.API.>`: no user but the
-  operator can delete or purge a stream, read a stream's messages by number or make a
-  consumer on a stream that is not its own;
+  operator can change, delete or purge a stream or make a consumer on a stream that is not
+  its own; only a service that consumes every household event reads that stream by number;
 * a service publishes events only on `sinergi.hh.*.<service>.>` and an agency publishes
-  nothing but its own pulls and acks.
+  nothing but its own pulls and acks;
+* each agency system is in a NATS account of its own, let in on its durable only: it cannot
+  name a reply subject that makes the server write into Sinergi's streams (SINERGI_ACCOUNT).
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ from sinergi_contracts import subjects
 
 JS_API = "$JS.API"
 OPERATOR = "operator"  # the command line (dead letters, rebuild) and the tests: no limits
+# The services, the operator and JetStream live in one account; each agency system in its own,
+# let in on its durable's subjects only (service imports). Within one account a client picks
+# the reply subject of its requests and the server answers there: an agency asking for its
+# next message with a reply subject of `sinergi.hh.…` would have its delivery written into
+# the event stream. In an account of its own, the answer can only land in that account.
+SINERGI_ACCOUNT = "SINERGI"
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,9 @@ class NatsUser:
     # None: not limited (the operator)
     publish: tuple[str, ...] | None = None
     subscribe: tuple[str, ...] | None = None
+    account: str = SINERGI_ACCOUNT
+    # For a user of an account of its own: the SINERGI subjects it is let in on (imports).
+    imports: tuple[str, ...] = ()
 
 
 def agency_user(agency: str) -> str:
@@ -88,14 +99,13 @@ def service_user(
             *_consumed(subjects.EVENTS_STREAM, durable),
             # its dead letters: the advisory watched, the original read, the copy kept
             *_consumer_made(subjects.ADVISORY_STREAM, watcher),
-            *_consumed(subjects.ADVISORY_STREAM, watcher),
+            f"$JS.ACK.{subjects.ADVISORY_STREAM}.{watcher}.>",  # a push consumer: acks only
             subjects.dlq_subject(durable),
         ]
     if durables:
-        publish += [
-            f"{JS_API}.STREAM.MSG.GET.{subjects.EVENTS_STREAM}",
-            f"{JS_API}.DIRECT.GET.{subjects.EVENTS_STREAM}",
-        ]
+        # The exhausted message, by its sequence: a service that consumes every household
+        # event anyway reads nothing new this way.
+        publish.append(f"{JS_API}.STREAM.MSG.GET.{subjects.EVENTS_STREAM}")
     if service == "notifications":
         publish.append(f"{subjects.PREFIX}.agency.>")
         for agency in agencies:
@@ -112,14 +122,17 @@ def agency_client(agency: str, password: str) -> NatsUser:
     """An agency system: pulls and acks its own durable `agency-<code>`, nothing else."""
     name = agency_user(agency)
     durable = subjects.agency_durable(agency)
+    own = (
+        f"{JS_API}.CONSUMER.INFO.{subjects.AGENCY_STREAM}.{durable}",
+        *_consumed(subjects.AGENCY_STREAM, durable),
+    )
     return NatsUser(
         name=name,
         password=password,
-        publish=(
-            f"{JS_API}.CONSUMER.INFO.{subjects.AGENCY_STREAM}.{durable}",
-            *_consumed(subjects.AGENCY_STREAM, durable),
-        ),
+        publish=own,
         subscribe=(f"{subjects.inbox_prefix(name)}.>",),
+        account="AGENCY_" + agency.upper().replace("-", "_"),
+        imports=own,
     )
 
 
@@ -142,27 +155,62 @@ def sinergi_users(password_of: Callable[[str], str], agencies: Sequence[str]) ->
 
 
 def authorization(users: Iterable[NatsUser]) -> str:
-    """The nats-server `authorization` block for `users`."""
+    """The nats-server `accounts` block for `users`: the SINERGI account (JetStream, the
+    services, the operator) exporting each agency's durable subjects to that agency's own
+    account, which imports them."""
 
-    def quoted(values: Iterable[str]) -> str:
+    def quoted(values: Iterable[str], indent: str) -> str:
         # One per line, quoted: an unquoted `$JS…` would be read as a variable.
-        inner = "".join(f"\n          {json.dumps(v)}" for v in values)
-        return f"[{inner}\n        ]"
+        inner = "".join(f"\n{indent}  {json.dumps(v)}" for v in values)
+        return f"[{inner}\n{indent}]"
 
-    lines = ["authorization {", "  users = ["]
-    for user in users:
+    def entry(user: NatsUser) -> str:
         # A `$VARIABLE` password stays unquoted so that nats-server reads the environment.
         password = user.password if user.password.startswith("$") else json.dumps(user.password)
-        entry = f"    {{ user: {json.dumps(user.name)}, password: {password}"
+        text = f"      {{ user: {json.dumps(user.name)}, password: {password}"
         if user.publish is not None and user.subscribe is not None:
-            entry += (
-                ",\n      permissions: {\n"
-                f"        publish: {{ allow: {quoted(user.publish)} }},\n"
-                f"        subscribe: {{ allow: {quoted(user.subscribe)} }}\n"
-                "      }\n   "
+            text += (
+                ",\n        permissions: {\n"
+                f"          publish: {{ allow: {quoted(user.publish, '          ')} }},\n"
+                f"          subscribe: {{ allow: {quoted(user.subscribe, '          ')} }}\n"
+                "        }\n     "
             )
-        lines.append(entry + " }")
-    lines += ["  ]", "}"]
+        return text + " }"
+
+    accounts: dict[str, list[NatsUser]] = {}
+    for user in users:
+        accounts.setdefault(user.account, []).append(user)
+    lines = ["accounts {"]
+    for account, members in accounts.items():
+        lines.append(f"  {account} {{")
+        if account == SINERGI_ACCOUNT:
+            lines.append("    jetstream: enabled")
+        lines.append("    users = [")
+        lines += [entry(user) for user in members]
+        lines.append("    ]")
+        if account == SINERGI_ACCOUNT:
+            lines.append("    exports = [")
+            for other in accounts:
+                for user in accounts[other] if other != SINERGI_ACCOUNT else ():
+                    for subject in user.imports:
+                        # A pull is answered with many messages: a stream of responses.
+                        many = ', response_type: "stream"' if ".MSG.NEXT." in subject else ""
+                        lines.append(
+                            f"      {{ service: {json.dumps(subject)}, "
+                            f"accounts: [{json.dumps(other)}]{many} }}"
+                        )
+            lines.append("    ]")
+        else:
+            lines.append("    imports = [")
+            for user in members:
+                lines += [
+                    f"      {{ service: {{ account: {json.dumps(SINERGI_ACCOUNT)}, "
+                    f"subject: {json.dumps(subject)} }} }}"
+                    for subject in user.imports
+                ]
+            lines.append("    ]")
+        lines.append("  }")
+    lines.append("}")
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,7 @@ import httpx
 from sinergi.catalogue import SERVICE_NAMES
 from sinergi.config import Settings
 from sinergi.issuer import ensure_key, system_headers
-from sinergi.natsauth import embedded_users
+from sinergi.natsauth import OPERATOR, connect_options, embedded_users
 from sinergi.natsserver import NatsServer, free_port
 from sinergi.streams import declare_streams
 
@@ -126,7 +126,8 @@ def up(data_dir: Path) -> None:
     nats.start()
     # The operator creates or updates the streams; the services may only create a missing one.
     settings = Settings(database_url="sqlite+aiosqlite:///unused.db", nats_servers=[nats.url])
-    asyncio.run(declare_streams([nats.client_url()], settings))
+    operator = connect_options(OPERATOR, nats.password_of(OPERATOR))
+    asyncio.run(declare_streams([nats.url], settings, **operator))
     nats_url_file(data_dir).write_text(nats.url)
     key_file = embedded_key_file(data_dir)
     services: list[RunningService] = []

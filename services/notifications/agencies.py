@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError
+from nats.js.errors import APIError, BadRequestError
 from sinergi_contracts import subjects
 
 from services.referrals.directory import load
@@ -45,4 +45,10 @@ async def provision_agency_consumers(runtime: Runtime) -> None:
             log.warning(
                 "konsumen dinas dibiarkan dengan setelannya (agency consumer kept as it is)",
                 extra={"agency": code, "reason": str(error)},
+            )
+        except (TimeoutError, APIError) as error:  # refused: NATS users older than the directory
+            log.error(
+                "konsumen dinas tidak boleh dibuat; perbarui pengguna NATS (`sinergi nats-config`)"
+                " (agency consumer refused; regenerate the NATS users)",
+                extra={"agency": code, "error": repr(error)},
             )

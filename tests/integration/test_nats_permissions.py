@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from sinergi_contracts import subjects
 from sinergi.natsserver import NatsServer
 from sinergi.streams import settings_differ, stream_configs
 from tests.integration.test_referrals import known_household, refer
-from tests.system import start_system
+from tests.system import eventually, start_system
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +35,9 @@ class Session:
     nc: Client
     errors: asyncio.Queue[Exception]
 
-    async def refused(self, attempt: Callable[[Client], Awaitable[Any]]) -> str | None:
-        """The server's violation message for `attempt`, or None if it was let through."""
+    async def refused(self, attempt: Attempt) -> str | None:
+        """The server's violation message naming `attempt`'s subject, or None if it was let
+        through (a violation about anything else, e.g. the reply inbox, does not count)."""
         while not self.errors.empty():
             self.errors.get_nowait()
         with contextlib.suppress(NatsError, TimeoutError):  # a refused request times out
@@ -47,7 +48,9 @@ class Session:
             error = await asyncio.wait_for(self.errors.get(), timeout=2)
         except TimeoutError:
             return None
-        return str(error) if VIOLATION in str(error).lower() else None
+        said = str(error).lower()
+        named = f'"{attempt.subject.lower()}"' in said
+        return str(error) if VIOLATION in said and named else None
 
 
 @contextlib.asynccontextmanager
@@ -71,20 +74,35 @@ async def session(server: NatsServer, user: str) -> AsyncIterator[Session]:
         await nc.close()
 
 
-def pub(subject: str) -> Callable[[Client], Awaitable[None]]:
-    return lambda nc: nc.publish(subject, b"{}")
+@dataclass(frozen=True)
+class Attempt:
+    """Publish on, subscribe to, or make a request of one subject."""
+
+    kind: str
+    subject: str
+
+    async def __call__(self, nc: Client) -> Any:
+        if self.kind == "sub":
+            return await nc.subscribe(self.subject)
+        if self.kind == "api":
+            return await nc.request(self.subject, b"", timeout=1)
+        return await nc.publish(self.subject, b"{}")
 
 
-def sub(subject: str) -> Callable[[Client], Awaitable[Any]]:
-    return lambda nc: nc.subscribe(subject)
+def pub(subject: str) -> Attempt:
+    return Attempt("pub", subject)
 
 
-def api(subject: str) -> Callable[[Client], Awaitable[Any]]:
-    return lambda nc: nc.request(subject, b"", timeout=1)
+def sub(subject: str) -> Attempt:
+    return Attempt("sub", subject)
+
+
+def api(subject: str) -> Attempt:
+    return Attempt("api", subject)
 
 
 # (user, what it tries, the attempt): every one must be refused by the server.
-ABUSE: list[tuple[str, str, Callable[[Client], Awaitable[Any]]]] = [
+ABUSE: list[tuple[str, str, Attempt]] = [
     # A service forging another's events, snooping, or managing what is not its own.
     ("registry", "forge a referrals event", pub(f"sinergi.hh.{HH}.referrals.referral_requested")),
     ("registry", "write an agency's deliveries", pub("sinergi.agency.baznas.x.y")),
@@ -189,6 +207,11 @@ async def test_an_agency_reads_and_acks_its_own_deliveries_without_a_violation(
 async def test_a_client_without_the_right_password_cannot_connect(
     nats_server: NatsServer, password: str | None
 ) -> None:
+    said: list[str] = []
+
+    async def on_error(error: Exception) -> None:
+        said.append(str(error).lower())
+
     with pytest.raises((NatsError, OSError, TimeoutError)):
         await nats.connect(
             nats_server.url,
@@ -197,7 +220,9 @@ async def test_a_client_without_the_right_password_cannot_connect(
             allow_reconnect=False,
             max_reconnect_attempts=0,
             connect_timeout=2,
+            error_cb=on_error,
         )
+    assert any("authorization" in s for s in said), said  # refused for that, not by chance
 
 
 async def test_a_service_leaves_streams_as_they_are_when_their_settings_match(
@@ -213,3 +238,46 @@ async def test_a_service_leaves_streams_as_they_are_when_their_settings_match(
         for config in stream_configs(settings_for("registry")):
             assert config.name is not None
             assert not settings_differ((await js.stream_info(config.name)).config, config)
+
+
+async def test_an_agency_cannot_have_its_deliveries_written_into_sinergi_subjects(
+    settings_for: Any, nats_server: NatsServer
+) -> None:
+    """In one account a client picks the reply subject of its requests and the server answers
+    there: a pull asking for its next message "reply to sinergi.hh.…" would write the agency's
+    delivery into the event stream. Each agency has an account of its own, so it cannot."""
+    async with start_system(settings_for) as system:
+        household_id = await known_household(system)
+        await refer(system, household_id, "baznas-zakat-produktif")
+        async with session(nats_server, "operator") as operator:
+            js = operator.nc.jetstream()
+            delivery = subjects.agency_subject("baznas", "referrals", "referral_requested")
+            await eventually(lambda: _last(js, AGENCY, delivery), lambda m: m is not None)
+            before = {stream: await _count(js, stream) for stream in (EVENTS, AGENCY)}
+            targets = (
+                f"sinergi.hh.{household_id}.registry.household_verified",
+                subjects.agency_subject("dspm", "referrals", "referral_requested"),
+            )
+            async with session(nats_server, "agency-baznas") as baznas:
+                for target in targets:
+                    await baznas.nc.publish(
+                        f"$JS.API.CONSUMER.MSG.NEXT.{AGENCY}.agency-baznas",
+                        b'{"batch": 1}',
+                        reply=target,
+                    )
+                await baznas.nc.flush()
+                await asyncio.sleep(1.0)  # an answer would have been stored by now
+            assert {stream: await _count(js, stream) for stream in before} == before
+            for seq in range(1, before[EVENTS] + 1):
+                assert (await js.get_msg(EVENTS, seq)).subject.startswith("sinergi.hh.")
+
+
+async def _count(js: Any, stream: str) -> int:
+    return int((await js.stream_info(stream)).state.messages)
+
+
+async def _last(js: Any, stream: str, subject: str) -> Any:
+    try:
+        return await js.get_last_msg(stream, subject)
+    except nats.js.errors.NotFoundError:
+        return None
