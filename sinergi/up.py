@@ -123,6 +123,15 @@ def up(data_dir: Path) -> None:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     nats = embedded_nats(data_dir)
+    if (nats.store_dir / "jetstream" / "$G").exists():
+        # Streams from before the NATS accounts are in the global account, out of reach.
+        print(
+            "Peringatan: folder data ini punya stream NATS lama (tanpa akun); riwayat event-nya "
+            "tidak terbawa — data layanan tetap ada. (Warning: this data folder has NATS streams "
+            "from before accounts; their event history does not carry over, the services' data "
+            "does.) Mulai bersih (start clean): hapus (remove) " + str(data_dir),
+            flush=True,
+        )
     nats.start()
     # The operator creates or updates the streams; the services may only create a missing one.
     settings = Settings(database_url="sqlite+aiosqlite:///unused.db", nats_servers=[nats.url])
