@@ -47,9 +47,8 @@ class NatsUser:
     # None: not limited (the operator)
     publish: tuple[str, ...] | None = None
     subscribe: tuple[str, ...] | None = None
+    # Outside SINERGI_ACCOUNT, what the user may publish is imported from it, nothing more.
     account: str = SINERGI_ACCOUNT
-    # For a user of an account of its own: the SINERGI subjects it is let in on (imports).
-    imports: tuple[str, ...] = ()
 
 
 def agency_user(agency: str) -> str:
@@ -90,7 +89,7 @@ def service_user(
     service: str, password: str, *, durables: Sequence[str], agencies: Iterable[str] = ()
 ) -> NatsUser:
     """A service: its own events out, its durables in, its dead letters, the streams declared;
-    the notifications service also forwards to the agencies and makes their durables."""
+    given `agencies` (it forwards to them: notifications), their subjects and durables too."""
     publish = [f"{JS_API}.INFO", *_streams_declared(), subjects.service_events_filter(service)]
     for durable in durables:
         watcher = subjects.dead_letter_durable(durable)
@@ -106,7 +105,7 @@ def service_user(
         # The exhausted message, by its sequence: a service that consumes every household
         # event anyway reads nothing new this way.
         publish.append(f"{JS_API}.STREAM.MSG.GET.{subjects.EVENTS_STREAM}")
-    if service == "notifications":
+    if agencies:
         publish.append(f"{subjects.PREFIX}.agency.>")
         for agency in agencies:
             publish += _consumer_made(subjects.AGENCY_STREAM, subjects.agency_durable(agency))
@@ -122,17 +121,15 @@ def agency_client(agency: str, password: str) -> NatsUser:
     """An agency system: pulls and acks its own durable `agency-<code>`, nothing else."""
     name = agency_user(agency)
     durable = subjects.agency_durable(agency)
-    own = (
-        f"{JS_API}.CONSUMER.INFO.{subjects.AGENCY_STREAM}.{durable}",
-        *_consumed(subjects.AGENCY_STREAM, durable),
-    )
     return NatsUser(
         name=name,
         password=password,
-        publish=own,
+        publish=(
+            f"{JS_API}.CONSUMER.INFO.{subjects.AGENCY_STREAM}.{durable}",
+            *_consumed(subjects.AGENCY_STREAM, durable),
+        ),
         subscribe=(f"{subjects.inbox_prefix(name)}.>",),
         account="AGENCY_" + agency.upper().replace("-", "_"),
-        imports=own,
     )
 
 
@@ -142,12 +139,13 @@ def sinergi_users(password_of: Callable[[str], str], agencies: Sequence[str]) ->
 
     users = [NatsUser(OPERATOR, password_of(OPERATOR))]
     for service in SERVICE_NAMES:
+        found = definition(service)
         users.append(
             service_user(
                 service,
                 password_of(service),
-                durables=definition(service).durables,
-                agencies=agencies,
+                durables=found.durables,
+                agencies=agencies if found.forwards_to_agencies else (),
             )
         )
     users += [agency_client(code, password_of(agency_user(code))) for code in agencies]
@@ -192,7 +190,7 @@ def authorization(users: Iterable[NatsUser]) -> str:
             lines.append("    exports = [")
             for other in accounts:
                 for user in accounts[other] if other != SINERGI_ACCOUNT else ():
-                    for subject in user.imports:
+                    for subject in user.publish or ():
                         # A pull is answered with many messages: a stream of responses.
                         many = ', response_type: "stream"' if ".MSG.NEXT." in subject else ""
                         lines.append(
@@ -206,7 +204,7 @@ def authorization(users: Iterable[NatsUser]) -> str:
                 lines += [
                     f"      {{ service: {{ account: {json.dumps(SINERGI_ACCOUNT)}, "
                     f"subject: {json.dumps(subject)} }} }}"
-                    for subject in user.imports
+                    for subject in user.publish or ()
                 ]
             lines.append("    ]")
         lines.append("  }")
