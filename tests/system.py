@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import httpx
 from fastapi import FastAPI
+from nats.js.errors import NotFoundError
 from opentelemetry.trace import TracerProvider
 
 from sinergi.catalogue import SERVICE_NAMES, definition
@@ -83,3 +84,11 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within}s; last value: {value!r}")
         await asyncio.sleep(0.05)
+
+
+async def last_message(js: Any, stream: str, subject: str) -> Any:
+    """The last message of `stream` on `subject`, or None."""
+    try:
+        return await js.get_last_msg(stream, subject)
+    except NotFoundError:
+        return None

@@ -19,7 +19,7 @@ from sinergi_contracts import subjects
 from sinergi.natsserver import NatsServer
 from sinergi.streams import settings_differ, stream_configs
 from tests.integration.test_referrals import known_household, refer
-from tests.system import eventually, start_system
+from tests.system import eventually, last_message, start_system
 
 pytestmark = pytest.mark.integration
 
@@ -252,7 +252,7 @@ async def test_an_agency_cannot_have_its_deliveries_written_into_sinergi_subject
         async with session(nats_server, "operator") as operator:
             js = operator.nc.jetstream()
             delivery = subjects.agency_subject("baznas", "referrals", "referral_requested")
-            await eventually(lambda: _last(js, AGENCY, delivery), lambda m: m is not None)
+            await eventually(lambda: last_message(js, AGENCY, delivery), lambda m: m is not None)
             before = {stream: await _count(js, stream) for stream in (EVENTS, AGENCY)}
             targets = (
                 f"sinergi.hh.{household_id}.registry.household_verified",
@@ -274,10 +274,3 @@ async def test_an_agency_cannot_have_its_deliveries_written_into_sinergi_subject
 
 async def _count(js: Any, stream: str) -> int:
     return int((await js.stream_info(stream)).state.messages)
-
-
-async def _last(js: Any, stream: str, subject: str) -> Any:
-    try:
-        return await js.get_last_msg(stream, subject)
-    except nats.js.errors.NotFoundError:
-        return None

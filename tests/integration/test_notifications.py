@@ -25,16 +25,17 @@ from services.referrals import rules
 from sinergi.natsserver import NatsServer
 from tests.integration.test_referrals import (
     BAZNAS,
+    a_stunted_child,
     fast_directory,
     known_household,
     refer,
     step,
 )
-from tests.integration.test_registry import member, registered
+from tests.integration.test_registry import registered
 from tests.integration.test_slice import LOK_TUAN
 from tests.integration.test_webhooks import COORDINATOR, FAST, Behaviour, receiving
 from tests.sse import open_stream
-from tests.system import System, eventually, start_system
+from tests.system import System, eventually, last_message, start_system
 
 pytestmark = pytest.mark.integration
 
@@ -137,23 +138,17 @@ async def test_an_agency_that_is_not_for_health_gets_its_copy_without_health_det
     rules_file.write_text(yaml.safe_dump(raw))
     async with start_system(settings_for, rules_file=rules_file) as system:
         household_id = await registered(system.registry)
-        child = member(
-            "6474011403220007", name="Muhammad Rizky", sex="L", birth_date="2022-03-14",
-            relation="anak", working=False,
-        )  # fmt: skip
-        added = await system.registry.post(f"/households/{household_id}/members", json=child)
-        measured = await system.registry.post(
-            f"/households/{household_id}/members/{added.json()['id']}/measurements",
-            json={"measured_on": "2026-11-01", "length_height_cm": 95.0, "position": "standing"},
-        )
-        assert measured.json()["hfa_category"] in ("pendek", "sangat_pendek"), measured.text
+        _, measured = await a_stunted_child(system, household_id)
         nc = await nats.connect(nats_server.client_url())
         try:
             js = nc.jetstream()
 
             async def copy_for(agency: str) -> dict[str, Any]:
                 subject = subjects.agency_subject(agency, "referrals", "referral_requested")
-                msg = await eventually(lambda: _last(js, subject), lambda found: found is not None)
+                msg = await eventually(
+                    lambda: last_message(js, subjects.AGENCY_STREAM, subject),
+                    lambda found: found is not None,
+                )
                 assert msg is not None
                 data: dict[str, Any] = json.loads(msg.data)
                 return data
@@ -161,18 +156,11 @@ async def test_an_agency_that_is_not_for_health_gets_its_copy_without_health_det
             for_puskesmas, for_baznas = await copy_for("puskesmas"), await copy_for("baznas")
         finally:
             await nc.close()
-    assert for_puskesmas["facts"]["hfa_category"] == measured.json()["hfa_category"]
+    assert for_puskesmas["facts"]["hfa_category"] == measured["hfa_category"]
     assert "hfa_z" in for_puskesmas["facts"]
     assert for_baznas["rule"] == "stunting-ke-baznas"
     assert "hfa_category" not in for_baznas["facts"] and "hfa_z" not in for_baznas["facts"]
     assert for_baznas["member_id"] == for_puskesmas["member_id"]  # the rest is all there
-
-
-async def _last(js: Any, subject: str) -> Any:
-    try:
-        return await js.get_last_msg(subjects.AGENCY_STREAM, subject)
-    except nats.js.errors.NotFoundError:
-        return None
 
 
 async def test_a_user_subscribes_to_a_kelurahan_and_reads_it_live(settings_for: Any) -> None:

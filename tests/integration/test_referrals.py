@@ -331,23 +331,28 @@ async def test_an_overdue_referral_climbs_the_ladder_once_per_level_across_resta
     assert late["escalation_level"] == 5
 
 
+async def a_stunted_child(system: System, household_id: str) -> tuple[str, dict[str, Any]]:
+    """A child added to the household and measured stunted: (member id, the measurement)."""
+    child = member(
+        "6474011403220007", name="Muhammad Rizky", sex="L", birth_date="2022-03-14",
+        relation="anak", working=False,
+    )  # fmt: skip
+    added = await system.registry.post(f"/households/{household_id}/members", json=child)
+    assert added.status_code == 201, added.text
+    measured = await system.registry.post(
+        f"/households/{household_id}/members/{added.json()['id']}/measurements",
+        json={"measured_on": "2026-11-01", "length_height_cm": 95.0, "position": "standing"},
+    )
+    assert measured.json()["hfa_category"] in ("pendek", "sangat_pendek"), measured.text
+    return str(added.json()["id"]), measured.json()
+
+
 async def test_a_newly_stunted_child_is_referred_to_the_puskesmas_and_follows_a_merge(
     settings_for: Any,
 ) -> None:
     async with start_system(settings_for, services=("registry", "referrals")) as system:
         household_id = await registered(system.registry)
-        child = member(
-            "6474011403220007", name="Muhammad Rizky", sex="L", birth_date="2022-03-14",
-            relation="anak", working=False,
-        )  # fmt: skip
-        child_id = (
-            await system.registry.post(f"/households/{household_id}/members", json=child)
-        ).json()["id"]
-        measured = await system.registry.post(
-            f"/households/{household_id}/members/{child_id}/measurements",
-            json={"measured_on": "2026-11-01", "length_height_cm": 95.0, "position": "standing"},
-        )
-        assert measured.json()["hfa_category"] in ("pendek", "sangat_pendek"), measured.text
+        child_id, measured = await a_stunted_child(system, household_id)
         found = await eventually(
             lambda: system.referrals.get("/referrals", params={"household_id": household_id}),
             lambda r: len(r.json()["items"]) == 1,
@@ -356,7 +361,7 @@ async def test_a_newly_stunted_child_is_referred_to_the_puskesmas_and_follows_a_
         assert (referral["programme"], referral["agency"]) == ("puskesmas-pmt", "puskesmas")
         assert referral["member_id"] == child_id
         assert referral["rule"] == "stunting-ke-puskesmas"
-        assert referral["facts"]["hfa_category"] == measured.json()["hfa_category"]
+        assert referral["facts"]["hfa_category"] == measured["hfa_category"]
 
         # The same child registered again without NIK elsewhere, then merged into that record:
         # the referral follows the person.
