@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ import httpx
 import nats
 from sqlalchemy import Column, Float, MetaData, String, Table, insert, text
 
-from benchmarks.event_log import machine, save_result
+from benchmarks.event_log import database_version, machine, save_result
 from sinergi.auth import Principal, Role
 from sinergi.db import create_engine
 from sinergi.issuer import ensure_key, issue
@@ -143,14 +143,14 @@ class LeanClient:
             f"{head}Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
+        answer = await reader.readuntil(b"\r\n\r\n")
+        status = int(answer[9:12])
         length = 0
-        for line in head.split(b"\r\n"):
+        for line in answer.split(b"\r\n"):
             if line[:15].lower() == b"content-length:":
                 length = int(line[15:])
         data = await reader.readexactly(length)
-        if b"connection: close" in head.lower():
+        if b"connection: close" in answer.lower():
             writer.close()
         else:
             self.idle.append((reader, writer))
@@ -279,7 +279,7 @@ async def service_path(
     rate: float,
     seconds: float,
     replicas: int = 1,
-) -> tuple[dict[str, float], dict[str, float]]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Command → timeline, and command → HTTP answer."""
     # Replicas start one after the other: the first migrates the schema.
     names = ["registry"] * replicas + ["referrals"]
@@ -297,21 +297,89 @@ async def service_path(
             )
         await commands(urls, folder, rate / 4, 3)  # warm-up: connections, caches, tokens
         answered: list[float] = []
+        pids = {f"{s.name}:{s.process.pid}": s.process.pid for s in services}
+        before, checkpoints = cpu_seconds(), await checkpoints_so_far(database_url)
         sent = await commands(urls, folder, rate, seconds, first_kk=100_000, answered=answered)
         await until(lambda: len(seen.keys() & sent.keys()) == len(sent))
+        cpu = cpu_share(before, cpu_seconds(), pids, time.perf_counter() - min(sent.values()))
+        checkpoints = await checkpoints_so_far(database_url) - checkpoints
         stop.set()
         stopped.set()
         await watcher
         missing = len(sent.keys() - seen.keys())
         if missing:
             print(f"  {missing} events never reached the timeline within 30 s", flush=True)
-        visible = percentiles([(seen[h] - sent[h]) * 1000 for h in sent if h in seen])
-        return visible, percentiles(answered)
+        visible: dict[str, Any] = percentiles(
+            [(seen[h] - sent[h]) * 1000 for h in sent if h in seen]
+        )
+        windows = {"p99_by_window": by_window(sent, seen), "checkpoints": checkpoints}
+        return visible | windows, percentiles(answered) | {"cpu": cpu}
     finally:
         for service in services:
             service.process.terminate()
         for service in services:
             service.process.wait(timeout=30)
+
+
+WINDOW_SECONDS = 10.0
+
+
+def by_window(sent: dict[str, float], seen: dict[str, float]) -> list[float]:
+    """p99 of the commands sent in each 10-second window: a tail that grows as the run goes on
+    points at something that accumulates (a table, a queue), a spike at one moment does not."""
+    start = min(sent.values())
+    windows: dict[int, list[float]] = {}
+    for household, began in sent.items():
+        if household in seen:
+            window = int((began - start) // WINDOW_SECONDS)
+            windows.setdefault(window, []).append((seen[household] - began) * 1000)
+    return [round(percentiles(windows[w])["p99"], 1) for w in sorted(windows)]
+
+
+async def checkpoints_so_far(database_url: str | None) -> int:
+    """PostgreSQL's checkpoints since its statistics were reset: one during the run flushes
+    data files, and commits that wait for the WAL on the same disk wait longer meanwhile."""
+    if not database_url:
+        return 0
+    engine = create_engine(database_url)
+    async with engine.connect() as conn:
+        done = await conn.scalar(
+            text("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+        )
+    await engine.dispose()
+    return int(done or 0)
+
+
+def cpu_seconds() -> dict[int, tuple[str, float]]:
+    """Every process's name and CPU seconds so far (user + system, from /proc/PID/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text_ = stat.read_text()
+            name = text_[text_.index("(") + 1 : text_.rindex(")")]
+            fields = text_[text_.rindex(")") + 2 :].split()
+            found[int(stat.parent.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def cpu_share(
+    before: dict[int, tuple[str, float]],
+    after: dict[int, tuple[str, float]],
+    services: dict[str, int],
+    elapsed: float,
+) -> dict[str, float]:
+    """Percent of one core each used over `elapsed`: the services by name, the benchmark
+    itself, and every other process grouped by its name (postgres, nats-server, …)."""
+    label = {pid: name for name, pid in services.items()} | {os.getpid(): "benchmark"}
+    used: dict[str, float] = defaultdict(float)
+    for pid, (name, seconds) in after.items():
+        used[label.get(pid, name)] += seconds - before.get(pid, (name, 0.0))[1]
+    return {
+        name: round(100 * s / elapsed, 1)
+        for name, s in sorted(used.items(), key=lambda kv: -kv[1])
+        if s > 0.01 * elapsed
+    }
 
 
 async def raw_path(
@@ -381,8 +449,9 @@ async def main(rate: float, seconds: float, database_url: str | None, replicas: 
         if database_url:
             await drop_schemas(database_url, folder)
     m = machine(database_url or "sqlite")
+    m["database_version"] = await database_version(database_url or "sqlite")
     print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}")
-    print(f"{m['nats_server']}; database {m['database']} (sqlite {m['sqlite']})")
+    print(f"{m['nats_server']}; database {m['database_version']}")
     print(f"rate {rate:.0f} commands/s for {seconds:.0f} s; registry replicas: {replicas}")
 
     def line(label: str, p: dict[str, float]) -> str:
@@ -394,6 +463,9 @@ async def main(rate: float, seconds: float, database_url: str | None, replicas: 
     print(line("raw: JetStream publish → consume + insert", raw))
     print(line("command → HTTP answer (201)", answer))
     print(line("command → household_registered in timeline", path))
+    print(f"  p99 by {WINDOW_SECONDS:.0f} s window: {path['p99_by_window']} ms", end="")
+    print(f"; PostgreSQL checkpoints meanwhile: {path['checkpoints']}" if database_url else "")
+    print("  CPU, % of a core: " + ", ".join(f"{k} {v}" for k, v in answer["cpu"].items()))
     verdict = "goal met" if path["p99"] < GOAL_P99_MS else "GOAL MISSED"
     print(f"  goal p99 < {GOAL_P99_MS:.0f} ms: {verdict}")
     save_result(

@@ -98,8 +98,11 @@ async def _score(
     hits = len(found_demo & planted)
     precision = hits / len(found_demo) if found_demo else 0.0
     recall = hits / len(planted) if planted else 0.0
-    m = machine(str(engine.url))
-    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}")
+    box = machine(str(engine.url))
+    print(
+        f"machine: {box['cpu']}, {box['cores']} cores, {box['memory_gib']} GiB, "
+        f"Python {box['python']}"
+    )
     print(f"database: {engine.url.drivername}")
     print(
         f"demo data: {len(data.households):,} households, {data.member_count:,} people, "

@@ -52,6 +52,7 @@ from services.referrals.domain import TimelineEntry
 from services.referrals.models import timeline_entries
 from services.referrals.rebuild import (
     COLUMNS,
+    Raw,
     Rebuilt,
     entry_of,
     plain_headers_parsed_quickly,
@@ -289,32 +290,34 @@ async def read_benchmark(place: Place, args: argparse.Namespace) -> dict[str, An
     figures: dict[str, Any] = {}
     read, close = await raw_reader(settings)
     for name in households:
-        figures[f"raw_driver_{name}"] = percentiles(
-            await sample(lambda _, n=name: read(households[n], after(n)), args.samples, args.warmup)
-        )
+
+        async def driver(_: int, n: str = name) -> Any:
+            return await read(households[n], after(n))
+
+        figures[f"raw_driver_{name}"] = percentiles(await sample(driver, args.samples, args.warmup))
     await close()
 
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     for name in households:
-        figures[f"handler_query_{name}"] = percentiles(
-            await sample(
-                lambda _, n=name: handlers.household_timeline(
-                    engine, household_id=households[n], after=after(n), limit=PAGE
-                ),
-                args.samples,
-                args.warmup,
+
+        async def query(_: int, n: str = name) -> Any:
+            return await handlers.household_timeline(
+                engine, household_id=households[n], after=after(n), limit=PAGE
             )
+
+        figures[f"handler_query_{name}"] = percentiles(
+            await sample(query, args.samples, args.warmup)
         )
     await engine.dispose()
 
     app = create_service_app(definition("referrals"), settings)
     for name, household in households.items():
+
+        async def through_app(_: int, h: Any = household, n: str = name) -> Any:
+            return await asgi_get(app, h, f"after={after(n)}&limit={PAGE}")
+
         figures[f"asgi_keyset_{name}"] = percentiles(
-            await sample(
-                lambda _, h=household, n=name: asgi_get(app, h, f"after={after(n)}&limit={PAGE}"),
-                args.samples,
-                args.warmup,
-            )
+            await sample(through_app, args.samples, args.warmup)
         )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
@@ -327,12 +330,12 @@ async def read_benchmark(place: Place, args: argparse.Namespace) -> dict[str, An
                 raise RuntimeError(f"unexpected answer: {response.status_code} {response.text}")
 
         for name, household in households.items():
+
+            async def over_http(_: int, h: str = household, n: str = name) -> None:
+                await get({"after": after(n), "limit": PAGE}, h)
+
             figures[f"http_keyset_{name}"] = percentiles(
-                await sample(
-                    lambda _, h=household, n=name: get({"after": after(n), "limit": PAGE}, h),
-                    args.samples,
-                    args.warmup,
-                )
+                await sample(over_http, args.samples, args.warmup)
             )
         figures["http_newest_first_target"] = percentiles(
             await sample(
@@ -427,7 +430,7 @@ async def raw_ordered_read(js: JetStreamContext, events: int) -> float:
     return events / elapsed
 
 
-async def raw_fetch(js: JetStreamContext, events: int) -> tuple[float, list[TimelineEntry]]:
+async def raw_fetch(js: JetStreamContext, events: int) -> tuple[float, list[Raw]]:
     """nats-py pull consumer (ephemeral, no acks), fetch(2000); also keeps the messages to
     measure decoding and inserting alone."""
     sub = await js.pull_subscribe(
@@ -435,7 +438,7 @@ async def raw_fetch(js: JetStreamContext, events: int) -> tuple[float, list[Time
         stream=subjects.EVENTS_STREAM,
         config=ConsumerConfig(ack_policy=AckPolicy.NONE, mem_storage=True),
     )
-    raw = []
+    raw: list[Raw] = []
     start = time.perf_counter()
     while len(raw) < events:
         for msg in await sub.fetch(2000, timeout=10):

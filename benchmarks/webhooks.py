@@ -49,10 +49,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from benchmarks.command_latency import bearer, percentiles, schema_for, start
-from benchmarks.event_log import machine, save_result
+from benchmarks.event_log import database_version, machine, save_result
 from services.notifications.models import deliveries, delivery_attempts
 from sinergi.auth import Role
 from sinergi.db import chunks, create_engine
+from sinergi.natsauth import embedded_users
 from sinergi.natsserver import NatsServer, free_port, wait_for_port
 
 HEALTHY = 10
@@ -224,14 +225,14 @@ def aware(moment: datetime) -> datetime:
 
 
 async def service_path(
-    port: int, folder: Path, nats_url: str, database_url: str | None, rate: float,
+    port: int, folder: Path, server: NatsServer, database_url: str | None, rate: float,
     seconds: float, slow: bool,
 ) -> dict[str, Any]:  # fmt: skip
     healthy = [f"bench{n}" for n in range(HEALTHY)]
     eleventh = "slow" if slow else "spare"
     agencies = [*healthy, eleventh]
-    service = start("notifications", folder, nats_url, database_url)
-    nc = await nats.connect(nats_url)
+    service = start("notifications", folder, server, database_url)
+    nc = await nats.connect(server.client_url())  # the operator, as a publisher of test events
     try:
         headers = bearer(folder, Role.SYSTEM)
         async with httpx.AsyncClient(base_url=service.url, headers=headers) as client:
@@ -331,10 +332,12 @@ async def main(rate: float, seconds: float, rounds: int, database_url: str | Non
                 where = folder / f"w{uuid.uuid4().hex[:6]}_{label}"
                 where.mkdir()
                 try:
-                    with NatsServer(store_dir=where / "nats") as server:
+                    # Secured as `sinergi up` secures it: the service connects as its own user.
+                    users = embedded_users(where / "nats-users.json")
+                    with NatsServer(store_dir=where / "nats", users=users) as server:
                         runs[label].append(
                             await service_path(
-                                port, where, server.url, database_url, rate, seconds,
+                                port, where, server, database_url, rate, seconds,
                                 slow=label == "beside",
                             )
                         )  # fmt: skip
@@ -345,6 +348,7 @@ async def main(rate: float, seconds: float, rounds: int, database_url: str | Non
         process.terminate()
         process.wait(timeout=10)
     m = machine(database_url or "sqlite")
+    m["database_version"] = await database_version(database_url or "sqlite")
     result = {"machine": m, "rate": rate, "seconds": seconds, "raw": raw} | verdict(runs)
     print(report(result, runs))
     save_result(result | {"runs": runs}, "webhooks")
@@ -379,7 +383,7 @@ def report(result: dict[str, Any], runs: dict[str, list[dict[str, Any]]]) -> str
 
     lines = [
         f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}",
-        f"{m['nats_server']}; database {m['database']} (sqlite {m['sqlite']})",
+        f"{m['nats_server']}; database {m['database_version']}",
         f"load average at the end {os.getloadavg()[0]:.2f}",
         f"rate {result['rate']:.0f} events/s for {result['seconds']:.0f} s a run (after "
         f"{WARM_UP_SECONDS:g} s of warm-up), runs alternated",
