@@ -214,3 +214,31 @@ async def stream(
                         await wake.wait()
                 except TimeoutError:
                     yield ": ping\n\n"
+
+
+async def changes(
+    hub: Hub,
+    key: str,
+    latest: Callable[[], Awaitable[int]],
+    *,
+    heartbeat: float = HEARTBEAT_SECONDS,
+) -> AsyncIterator[str]:
+    """A stream that says only *that* something under `key` changed: an event `berubah`
+    (changed) with the latest position whenever it grew, as soon as a batch committed here or
+    the shared poll saw another replica's. For views that re-read their own figures (the
+    coordinators' dashboard); it sends no entries, so it costs one small query a wake."""
+    sent = -1
+    with hub.listen(key) as wake:
+        yield f"retry: {RETRY_MILLISECONDS}\n\n"
+        while True:
+            wake.clear()
+            position = await latest()
+            if position != sent:
+                sent = position
+                yield f'id: {position}\nevent: berubah\ndata: {{"position":{position}}}\n\n'
+            while not wake.is_set():
+                try:
+                    async with asyncio.timeout(heartbeat):
+                        await wake.wait()
+                except TimeoutError:
+                    yield ": ping\n\n"

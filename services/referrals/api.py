@@ -19,7 +19,7 @@ from services.referrals import handlers, scope
 from services.referrals.domain import TimelineEntry, who_and_agency
 from sinergi import live
 from sinergi.audit import audited
-from sinergi.auth import CASE_READERS, Caller, allow
+from sinergi.auth import CASE_READERS, MANAGERS, Caller, allow
 from sinergi.db import POSITION_MAX
 from sinergi.service import Runtime
 
@@ -216,6 +216,27 @@ def routes(runtime: Runtime) -> APIRouter:
             live.stream(
                 hub, feeds[scope.sees_health(principal, directory)], str(household_id), after=start
             ),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    city = live.hub_for(engine, handlers.CITY_HUB, handlers.city_positions)
+
+    @router.get(
+        "/timeline/changes",
+        dependencies=allow(*MANAGERS),
+        summary="Linimasa kota berubah, langsung (the city's timeline changed, live: SSE)",
+        description="Server-Sent Events `berubah` (changed) with the timeline's latest "
+        "stream position, sent once the referrals service has projected new events (so its "
+        "reports already count them); no entries, no personal data. For views that re-read "
+        "their figures, such as the console's 100-day dashboard. A comment every 15 s of "
+        "silence.",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    )
+    async def city_changes() -> StreamingResponse:
+        return StreamingResponse(
+            live.changes(city, handlers.CITY, lambda: handlers.latest_position(engine)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

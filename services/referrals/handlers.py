@@ -29,6 +29,7 @@ def insert_if_absent(conn: AsyncConnection) -> Insert:
 
 
 LIVE_HUB = "timeline"
+CITY_HUB, CITY = "city", "kota"  # the whole city's timeline: "something changed" streams
 
 
 async def project_timeline(conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
@@ -38,7 +39,12 @@ async def project_timeline(conn: AsyncConnection, batch: Sequence[Delivered]) ->
     rows = [vars(timeline_entry(d)) for d in batch]
     await conn.execute(insert_if_absent(conn), rows)
     engine, households = conn.engine, {row["household_id"] for row in rows}
-    after_commit(lambda: live.announce(engine, LIVE_HUB, households))
+
+    def wake() -> None:
+        live.announce(engine, LIVE_HUB, households)
+        live.announce(engine, CITY_HUB, (CITY,))
+
+    after_commit(wake)
 
 
 def _page(*, newest_first: bool, bounded: bool) -> Select[Any]:
@@ -78,6 +84,17 @@ async def household_timeline(
     async with engine.connect() as conn:
         rows = (await conn.execute(query, values)).all()
     return [TimelineEntry(*row) for row in rows]
+
+
+async def latest_position(engine: AsyncEngine) -> int:
+    """The last stream position in the timeline (0 when empty)."""
+    async with engine.connect() as conn:
+        return int(await conn.scalar(select(func.max(timeline_entries.c.stream_seq))) or 0)
+
+
+async def city_positions(engine: AsyncEngine, keys: Sequence[str]) -> dict[str, int]:
+    """The live hub's counter for the city key: its latest position."""
+    return {CITY: await latest_position(engine)} if CITY in keys else {}
 
 
 async def timeline_counts(engine: AsyncEngine, household_ids: Sequence[str]) -> dict[str, int]:

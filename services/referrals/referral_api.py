@@ -318,4 +318,27 @@ def routes(runtime: Runtime) -> APIRouter:
     async def hundred_days() -> list[dict[str, Any]]:
         return [asdict(x) for x in await reports.hundred_days(engine, directory, use_cases.now())]
 
+    @router.get(
+        "/reports/dashboard",
+        dependencies=allow(*MANAGERS),
+        tags=["laporan (reports)"],
+        summary="Dasbor 100 hari dalam satu bacaan (the 100-day dashboard in one read)",
+        description="The hundred-days figures, their burndown (point 0 = the start, then the "
+        "end of each day, the last point now), the referral funnel and overdue referrals by "
+        "escalation level per agency, handoff latency, and stunted children found and referred.",
+    )
+    async def dashboard() -> dict[str, Any]:
+        now = use_cases.now()
+        return {
+            "now": now,
+            "start": directory.hundred_days_start,
+            "days": directory.hundred_days,
+            "ladder": list(directory.ladder),
+            "hundred_days": [asdict(x) for x in await reports.hundred_days(engine, directory, now)],
+            "burndown": await reports.burndown(engine, directory, now),
+            "funnel": [asdict(x) for x in await reports.funnel(engine, directory, now)],
+            "latency": [asdict(x) for x in await reports.handoff_latency(engine)],
+            "stunting": asdict(await reports.stunting(engine)),
+        }
+
     return router

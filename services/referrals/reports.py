@@ -3,6 +3,7 @@ agency; overdue referrals; the 100-day figures of the priority kelurahan."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -10,12 +11,19 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sinergi_contracts import ChildStuntingDetected, MembersMerged
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.referrals import lifecycle
 from services.referrals.directory import WITA, Directory
-from services.referrals.models import household_facts, poverty_history, referral_steps, referrals
+from services.referrals.models import (
+    household_facts,
+    poverty_history,
+    referral_steps,
+    referrals,
+    timeline_entries,
+)
 from services.referrals.referrals import Referral, from_row
 from sinergi.errors import FieldRejected
 
@@ -192,3 +200,134 @@ def benefits(household_referrals: list[Referral]) -> list[dict[str, Any]]:
         for r in household_referrals
         if r.status in lifecycle.ACTIVE
     ]
+
+
+@dataclass(frozen=True)
+class AgencyFunnel:
+    agency: str
+    by_status: dict[str, int]  # every status, zero included
+    overdue_by_level: dict[int, int]  # escalation level (1 = first rung) -> open referrals
+
+
+async def funnel(engine: AsyncEngine, directory: Directory, now: datetime) -> list[AgencyFunnel]:
+    """Per agency of the directory: referrals by status, and the open ones past their deadline
+    by the escalation level they have reached."""
+    t = referrals.c
+    counts: dict[str, dict[str, int]] = {
+        code: dict.fromkeys(lifecycle.STATUSES, 0) for code in directory.agencies
+    }
+    overdue: dict[str, dict[int, int]] = {code: {} for code in directory.agencies}
+    async with engine.connect() as conn:
+        for agency, status, n in await conn.execute(
+            select(t.agency, t.status, func.count()).group_by(t.agency, t.status)
+        ):
+            counts.setdefault(agency, dict.fromkeys(lifecycle.STATUSES, 0))[status] = n
+        late = and_(t.open_slot.is_not(None), t.due_at <= now)
+        for agency, level, n in await conn.execute(
+            select(t.agency, t.escalation_level, func.count())
+            .where(late)
+            .group_by(t.agency, t.escalation_level)
+        ):
+            overdue.setdefault(agency, {})[max(1, level)] = n
+    return [AgencyFunnel(a, counts[a], overdue.get(a, {})) for a in counts]
+
+
+async def burndown(
+    engine: AsyncEngine, directory: Directory, now: datetime
+) -> dict[str, list[int]]:
+    """Per priority kelurahan and the city: verified extreme-poor households at the start
+    (point 0), at the end of each day of the 100 days so far, and now (the last point), as
+    `hundred_days` counts them."""
+    start = datetime.combine(directory.hundred_days_start, time(), WITA).astimezone(UTC)
+    days = min(directory.hundred_days, max(0, (now - start).days))
+    keys = [*directory.hundred_days_kelurahan, "kota"]
+    deltas = {key: [0] * (days + 1) for key in keys}
+    async with engine.connect() as conn:
+        homes = dict(
+            (
+                await conn.execute(
+                    select(household_facts.c.household_id, household_facts.c.kelurahan_code).where(
+                        household_facts.c.verified.is_(True)
+                    )
+                )
+            ).all()
+        )
+        history: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+        for household_id, status, since in await conn.execute(
+            select(
+                poverty_history.c.household_id, poverty_history.c.status, poverty_history.c.since
+            )
+        ):
+            if household_id in homes:
+                history[household_id].append((_aware(since), status))
+    for household_id, changes in history.items():
+        changes.sort()
+        targets = [k for k in (homes[household_id], "kota") if k in deltas]
+        extreme = False  # as the day's counting goes: the last status so far
+        for at, status in changes:
+            now_extreme = status == "miskin_ekstrem"
+            if now_extreme == extreme:
+                continue
+            day = 0 if at < start else (at - start).days + 1  # in the count at its day's end
+            if day > directory.hundred_days:
+                break
+            day = min(day, days)  # today's changes are in the last point: now
+            for key in targets:
+                deltas[key][day] += 1 if now_extreme else -1
+            extreme = now_extreme
+    series: dict[str, list[int]] = {}
+    for key, changes_by_day in deltas.items():
+        running, counts = 0, []
+        for change in changes_by_day:
+            running += change
+            counts.append(running)
+        series[key] = counts
+    return series
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Stunting:
+    children_found: int  # children with a child_stunting_detected event on the timeline
+    children_referred: int  # … of whom a referral names the child
+
+
+async def stunting(engine: AsyncEngine) -> Stunting:
+    """Stunted children found (by the registry's measurements) and referred. A child whose
+    record was merged into another counts once, as the record kept."""
+    t = timeline_entries.c
+    kinds = (ChildStuntingDetected.ce_type(), MembersMerged.ce_type())
+    found: set[str] = set()
+    kept: dict[str, str] = {}
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(t.type, t.data).where(t.type.in_(kinds)).order_by(t.stream_seq)
+        )
+        for kind, data in rows:
+            event = json.loads(data)
+            if kind == kinds[0]:
+                found.add(str(event["member_id"]))
+            else:
+                kept[str(event["removed_member_id"])] = str(event["kept_member_id"])
+        referred = {
+            str(m)
+            for (m,) in await conn.execute(
+                select(referrals.c.member_id).where(
+                    referrals.c.member_id.is_not(None),
+                    referrals.c.status.not_in(("entered-in-error", "cancelled")),
+                )
+            )
+        }
+
+    def person(member: str) -> str:
+        seen = {member}
+        while member in kept and kept[member] not in seen:  # merges chain; never loop
+            member = kept[member]
+            seen.add(member)
+        return member
+
+    children = {person(m) for m in found}
+    return Stunting(children_found=len(children), children_referred=len(children & referred))

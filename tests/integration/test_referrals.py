@@ -388,6 +388,12 @@ async def test_a_newly_stunted_child_is_referred_to_the_puskesmas_and_follows_a_
             lambda: system.referrals.get(f"/referrals/{referral['id']}"),
             lambda r: r.json()["member_id"] == copy_id,
         )
+        # The coordinators' dashboard counts the child once: found, and referred.
+        dashboard = (await system.referrals.get("/reports/dashboard")).json()
+        assert dashboard["stunting"] == {"children_found": 1, "children_referred": 1}
+        puskesmas = {f["agency"]: f for f in dashboard["funnel"]}["puskesmas"]
+        assert puskesmas["by_status"]["requested"] == 1
+        assert puskesmas["overdue_by_level"] == {}
 
 
 async def test_the_hundred_days_count_verified_extreme_households_now_and_graduated(
@@ -420,3 +426,9 @@ async def test_the_hundred_days_count_verified_extreme_households_now_and_gradua
         assert lok_tuan["target"] == 0
         city = {x["kelurahan_code"]: x for x in report.json()}["kota"]
         assert city["extreme_now"] == 1
+        # The burndown ends where the figures are now, for the kelurahan and the city.
+        dashboard = (await system.referrals.get("/reports/dashboard")).json()
+        assert dashboard["burndown"][LOK_TUAN][-1] == 1
+        assert dashboard["burndown"]["kota"][-1] == 1
+        assert dashboard["burndown"][LOK_TUAN][0] == lok_tuan["extreme_at_start"]
+        assert dashboard["hundred_days"] == report.json()
