@@ -7,6 +7,7 @@ from importlib import import_module
 from sinergi.service import ServiceDefinition
 
 SERVICE_NAMES = ("registry", "referrals", "notifications")
+CONSOLE = "console"  # the web console: pages over the services' APIs, not an event service
 
 
 def definition(name: str) -> ServiceDefinition:

@@ -96,12 +96,13 @@ def serve(
     service: str,
     migrate: Annotated[bool, typer.Option(help="Jalankan migrasi dulu (migrate first)")] = False,
 ) -> None:
-    """Jalankan satu layanan dari variabel SINERGI_* (run one service from SINERGI_* env)."""
+    """Jalankan satu layanan dari variabel SINERGI_* (run one service from SINERGI_* env);
+    `console` runs the web console."""
     import gc
 
     import uvicorn
 
-    from sinergi.catalogue import definition
+    from sinergi.catalogue import CONSOLE, definition
     from sinergi.config import Settings
     from sinergi.logs import configure_logging
     from sinergi.migrate import upgrade
@@ -109,9 +110,14 @@ def serve(
 
     settings = Settings()  # filled from the environment
     configure_logging(level=settings.log_level, json_lines=settings.log_json)
-    if migrate:
-        asyncio.run(upgrade(service, settings))
-    fastapi_app = create_service_app(definition(service), settings)
+    if service == CONSOLE:  # pages over the services' APIs: no database, no NATS of its own
+        from services.console.app import create_console_app
+
+        fastapi_app = create_console_app(settings)
+    else:
+        if migrate:
+            asyncio.run(upgrade(service, settings))
+        fastapi_app = create_service_app(definition(service), settings)
     # Objects alive after start-up never die; freezing them keeps full collections short.
     gc.freeze()
     uvicorn.run(

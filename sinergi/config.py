@@ -126,6 +126,15 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins a browser may call the API from (comma-separated); none: closed",
     )
+    console_registry_url: str = Field(
+        default="http://127.0.0.1:8101", description="Console: the registry service's API"
+    )
+    console_referrals_url: str = Field(
+        default="http://127.0.0.1:8102", description="Console: the referrals service's API"
+    )
+    console_notifications_url: str = Field(
+        default="http://127.0.0.1:8103", description="Console: the notifications service's API"
+    )
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"
     log_json: bool = True

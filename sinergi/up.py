@@ -13,14 +13,19 @@ from pathlib import Path
 
 import httpx
 
-from sinergi.catalogue import SERVICE_NAMES
+from sinergi.catalogue import CONSOLE, SERVICE_NAMES
 from sinergi.config import Settings
 from sinergi.issuer import ensure_key, system_headers
 from sinergi.natsauth import OPERATOR, connect_options, embedded_users
 from sinergi.natsserver import NatsServer, free_port
 from sinergi.streams import declare_streams
 
-PREFERRED_HTTP_PORTS = {"registry": 8101, "referrals": 8102, "notifications": 8103}
+PREFERRED_HTTP_PORTS = {
+    "console": 8100,
+    "registry": 8101,
+    "referrals": 8102,
+    "notifications": 8103,
+}
 PREFERRED_NATS_PORT = 4333
 
 
@@ -158,6 +163,8 @@ def up(data_dir: Path) -> None:
             services.append(RunningService(name=name, port=port, process=process))
         for service in services:
             wait_ready(service)
+        services.append(start_console(data_dir, nats.url, services))
+        wait_ready(services[-1])
         print_urls(services, nats, data_dir, key_file)
         while all(s.process.poll() is None for s in services):
             time.sleep(0.5)
@@ -172,11 +179,30 @@ def up(data_dir: Path) -> None:
         nats_url_file(data_dir).unlink(missing_ok=True)
 
 
+def start_console(data_dir: Path, nats_url: str, services: list[RunningService]) -> RunningService:
+    """The web console, pointed at the services just started (it uses neither NATS nor a
+    database of its own; the settings want them named all the same)."""
+    port = free_port(PREFERRED_HTTP_PORTS[CONSOLE])
+    env = service_env(CONSOLE, data_dir=data_dir, nats_url=nats_url, port=port)
+    env |= {f"SINERGI_CONSOLE_{s.name.upper()}_URL": s.url for s in services}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sinergi.cli", "serve", CONSOLE],
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    return RunningService(name=CONSOLE, port=port, process=process)
+
+
 def print_urls(
     services: list[RunningService], nats: NatsServer, data_dir: Path, key_file: Path | None
 ) -> None:
     lines = ["", "Sinergi berjalan (running). Tekan Ctrl-C untuk berhenti (to stop).", ""]
     for service in services:
+        if service.name == CONSOLE:
+            lines += [
+                f"  {'konsol':<14} WEB      {service.url}  (buka di peramban: open in a browser)"
+            ]
+            continue
         lines += [
             f"  {service.name:<14} API      {service.url}",
             f"  {'':<14} OpenAPI  {service.url}/docs",

@@ -169,17 +169,25 @@ async def record_nik_conflicts(tx: Transaction, member: Member) -> None:
             )
 
 
+VerificationStep = Callable[[Household, int], tuple[Household, RegistryEvent]]
+
+
 async def _verification_step(
-    uow: UnitOfWork,
-    household_id: UUID,
-    step: Callable[[Household, int], tuple[Household, RegistryEvent]],
+    uow: UnitOfWork, household_id: UUID, step: VerificationStep
 ) -> Household:
     async with uow.begin() as tx:
-        before = await store.load_household(tx.conn, household_id)
-        conflicts = await store.open_conflicts(tx.conn, household_id)
-        after, event = step(before, conflicts)
-        await store.save_household(tx.conn, before, after)
-        publish(tx, event)
+        return await verification_step_in(tx, household_id, step)
+
+
+async def verification_step_in(
+    tx: Transaction, household_id: UUID, step: VerificationStep
+) -> Household:
+    """One step of the kelurahan's verification in the caller's transaction."""
+    before = await store.load_household(tx.conn, household_id)
+    conflicts = await store.open_conflicts(tx.conn, household_id)
+    after, event = step(before, conflicts)
+    await store.save_household(tx.conn, before, after)
+    publish(tx, event)
     return after
 
 

@@ -20,7 +20,7 @@ from tests.integration.test_slice import LOK_TUAN, household
 
 pytestmark = pytest.mark.integration
 
-URL_LINE = re.compile(r"^\s+(registry|referrals|notifications)\s+API\s+(http://\S+)")
+URL_LINE = re.compile(r"^\s+(registry|referrals|notifications|konsol)\s+(?:API|WEB)\s+(http://\S+)")
 
 
 class Up:
@@ -47,7 +47,7 @@ class Up:
             self.output.append(line)
             if found := URL_LINE.match(line):
                 self.urls[found.group(1)] = found.group(2)
-            if line.strip().startswith("NATS") and len(self.urls) == 3:
+            if line.strip().startswith("NATS") and len(self.urls) == 4:
                 self.ready.set()
 
     def wait_ready(self) -> dict[str, str]:

@@ -1,0 +1,62 @@
+"""The services' APIs, called with the signed-in user's token."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import httpx
+
+from sinergi.config import Settings
+
+Service = Literal["registry", "referrals", "notifications"]
+
+
+class BackendError(Exception):
+    """A service answered with an error (or not at all): the page says so, in Indonesian."""
+
+    def __init__(self, service: str, status: int, detail: str) -> None:
+        super().__init__(f"{service}: {status} {detail}")
+        self.service, self.status, self.detail = service, status, detail
+
+
+class Backend:
+    def __init__(self, settings: Settings) -> None:
+        urls = {
+            "registry": settings.console_registry_url,
+            "referrals": settings.console_referrals_url,
+            "notifications": settings.console_notifications_url,
+        }
+        self._clients = {
+            name: httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(15.0, connect=5.0))
+            for name, url in urls.items()
+        }
+
+    async def get(
+        self, service: Service, path: str, token: str, params: dict[str, Any] | None = None
+    ) -> Any:
+        try:
+            response = await self._clients[service].get(
+                path, params=params, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as error:
+            raise BackendError(service, 503, f"tidak terjangkau (unreachable): {error}") from None
+        if response.status_code >= 400:
+            raise BackendError(service, response.status_code, response.text[:300])
+        return response.json()
+
+    async def lines(self, service: Service, path: str, token: str) -> AsyncIterator[str]:
+        """The lines of a service's SSE stream, until it ends."""
+        headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+        timeout = httpx.Timeout(15.0, read=None)
+        async with self._clients[service].stream(
+            "GET", path, headers=headers, timeout=timeout
+        ) as response:
+            if response.status_code >= 400:
+                raise BackendError(service, response.status_code, "stream refused")
+            async for line in response.aiter_lines():
+                yield line
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()

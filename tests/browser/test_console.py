@@ -1,0 +1,183 @@
+"""The console in a real browser: Playwright driving Debian's Chromium, against the system
+started as `make up` starts it (`sinergi up`), with demo data. Screenshots of each page go to
+`test-artifacts/console/`.
+
+Chromium comes from the system (`apt-get install chromium`), never downloaded: without it these
+tests are skipped, unless SINERGI_REQUIRE_BROWSER=1 (CI) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.test_slice import household
+from tests.integration.test_up import Up, token_headers
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+PHONE = {"width": 390, "height": 844}
+
+if CHROMIUM is None:
+    if os.environ.get("SINERGI_REQUIRE_BROWSER") == "1":
+        raise RuntimeError("SINERGI_REQUIRE_BROWSER=1 but no chromium: apt-get install chromium")
+    pytest.skip("no chromium here (apt-get install chromium)", allow_module_level=True)
+
+from axe_playwright_python.sync_playwright import Axe  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    data_dir = tmp_path_factory.mktemp("console") / "data"
+    up = Up(data_dir)
+    try:
+        urls = up.wait_ready()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")}
+        subprocess.run(
+            [sys.executable, "-m", "sinergi.cli", "demo", "--households", "300",
+             "--data-dir", str(data_dir)],
+            check=True, capture_output=True, env=env, timeout=300,
+        )  # fmt: skip
+        yield data_dir, urls
+    finally:
+        assert up.stop() == 0, "".join(up.output)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def accessible(page: Page) -> None:
+    """axe-core's rules (labels, contrast, names, landmarks, …): no serious or critical finding."""
+    results = Axe().run(page)
+    found = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert found == [], "\n".join(found)
+
+
+def sign_in(page: Page, console: str, name: str, role: str, **area: str) -> None:
+    page.goto(f"{console}/masuk")
+    page.get_by_label("Nama pengguna").fill(name)
+    page.get_by_label("Peran").select_option(role)
+    labels = {"kelurahan": "Kode kelurahan", "rw": "RW", "rt": "RT", "agency": "Kode instansi"}
+    for field, value in area.items():
+        page.get_by_label(labels[field], exact=field in ("rw", "rt")).fill(value)
+    page.get_by_role("button", name="Masuk").click()
+
+
+def figure(page: Page, card: str, name: str) -> int:
+    return int(page.locator(f'[data-kelurahan="{card}"] [data-figure="{name}"]').inner_text())
+
+
+def test_a_coordinator_reads_the_100_day_dashboard_and_sees_it_update_live(
+    system: tuple[Path, dict[str, str]], browser: Browser
+) -> None:
+    data_dir, urls = system
+    page = browser.new_page()
+    page.goto(urls["konsol"])
+    expect(page).to_have_url(f"{urls['konsol']}/masuk")
+    accessible(page)
+    shot(page, "masuk")
+    sign_in(page, urls["konsol"], "Koordinator TKPK", "coordinator")
+    expect(page).to_have_url(f"{urls['konsol']}/dasbor")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("100 hari")
+    expect(page.locator("#status")).to_contain_text("tersambung")
+
+    # The page shows what the referrals service reports, for each priority kelurahan and the
+    # city; the demo's kelurahan verified most households, so there is something to count.
+    coordinator = token_headers(data_dir, "--role", "coordinator")
+    report = httpx.get(f"{urls['referrals']}/reports/dashboard", headers=coordinator).json()
+    for row in report["hundred_days"]:
+        code = row["kelurahan_code"]
+        assert figure(page, code, "now") == row["extreme_now"]
+        assert figure(page, code, "at_start") == row["extreme_at_start"]
+    assert report["hundred_days"][-1]["extreme_now"] > 0
+    assert page.locator('tr[data-agency="dspm"] th').inner_text() != ""
+    accessible(page)
+    shot(page, "dasbor")
+
+    # Keyboard: the first Tab reaches the skip link, which takes focus to the content.
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+    # A kader finds a stunted child in Lok Tuan: the dashboard counts it without a reload.
+    before = int(page.locator('[data-figure="stunting_found"]').inner_text())
+    kelurahan = token_headers(data_dir, "--role", "kelurahan", "--kelurahan", "Lok Tuan")
+    home = httpx.post(
+        f"{urls['registry']}/households", json=household("6474019999000001"), headers=kelurahan
+    )
+    assert home.status_code == 201, home.text
+    child = httpx.post(
+        f"{urls['registry']}/households/{home.json()['id']}/members",
+        json={"name": "Putri Ayu", "sex": "P", "birth_date": "2023-05-10", "relation": "anak",
+              "working": False},
+        headers=kelurahan,
+    )  # fmt: skip
+    assert child.status_code == 201, child.text
+    sent = time.perf_counter()
+    measured = httpx.post(
+        f"{urls['registry']}/households/{home.json()['id']}/members/{child.json()['id']}"
+        "/measurements",
+        json={"measured_on": "2026-11-20", "length_height_cm": 80.0, "position": "standing"},
+        headers=kelurahan,
+    )
+    assert measured.json()["hfa_category"] in ("pendek", "sangat_pendek"), measured.text
+    expect(page.locator('[data-figure="stunting_found"]')).to_have_text(str(before + 1))
+    print(f"event → dashboard updated in the browser: {time.perf_counter() - sent:.2f} s")
+    shot(page, "dasbor-langsung")
+
+
+def test_the_dashboard_is_for_coordinators_and_the_console_works_on_a_phone(
+    system: tuple[Path, dict[str, str]], browser: Browser
+) -> None:
+    _, urls = system
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, urls["konsol"], "Pak Rahmat", "rt", kelurahan="64.74.01.1003", rw="3", rt="12")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Beranda")
+    accessible(page)
+    shot(page, "beranda-rt-ponsel")
+    # An RT is not shown the city's dashboard, nor its live stream.
+    page.goto(f"{urls['konsol']}/dasbor")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tidak diizinkan")
+    assert page.request.get(f"{urls['konsol']}/dasbor/langsung").status == 401
+    # Signing out forgets the session.
+    page.goto(urls["konsol"])
+    page.get_by_role("button", name="Keluar").click()
+    expect(page).to_have_url(f"{urls['konsol']}/masuk")
+    context.close()
+
+
+def test_a_wrong_sign_in_says_what_is_missing(
+    system: tuple[Path, dict[str, str]], browser: Browser
+) -> None:
+    _, urls = system
+    page = browser.new_page()
+    sign_in(page, urls["konsol"], "Bu Sari", "agency_staff")  # no agency named
+    expect(page.get_by_role("alert")).to_contain_text("agency")
+    assert "sinergi_sesi" not in {c["name"] for c in page.context.cookies()}
