@@ -15,9 +15,23 @@ Service = Literal["registry", "referrals", "notifications"]
 class BackendError(Exception):
     """A service answered with an error (or not at all): the page says so, in Indonesian."""
 
-    def __init__(self, service: str, status: int, detail: str) -> None:
+    def __init__(self, service: str, status: int, detail: str, pesan: str = "") -> None:
         super().__init__(f"{service}: {status} {detail}")
         self.service, self.status, self.detail = service, status, detail
+        self.pesan = pesan or detail
+
+    @classmethod
+    def of(cls, service: str, response: httpx.Response) -> BackendError:
+        """The service's problem body (`pesan`, and each field's) as one Indonesian line."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        parts = [str(body.get("pesan", ""))] if isinstance(body, dict) else []
+        if isinstance(body, dict):
+            parts += [str(e.get("pesan", "")) for e in body.get("errors", []) or []]
+        pesan = "; ".join(p for p in parts if p) or f"galat {response.status_code}"
+        return cls(service, response.status_code, response.text[:300], pesan)
 
 
 class Backend:
@@ -42,7 +56,28 @@ class Backend:
         except httpx.HTTPError as error:
             raise BackendError(service, 503, f"tidak terjangkau (unreachable): {error}") from None
         if response.status_code >= 400:
-            raise BackendError(service, response.status_code, response.text[:300])
+            raise BackendError.of(service, response)
+        return response.json()
+
+    async def post(
+        self,
+        service: Service,
+        path: str,
+        token: str,
+        body: dict[str, Any],
+        *,
+        version: int | None = None,
+    ) -> Any:
+        """A command; `version` goes as If-Match, so a stale form is refused (409)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        if version is not None:
+            headers["If-Match"] = f'"{version}"'
+        try:
+            response = await self._clients[service].post(path, json=body, headers=headers)
+        except httpx.HTTPError as error:
+            raise BackendError(service, 503, f"tidak terjangkau (unreachable): {error}") from None
+        if response.status_code >= 400:
+            raise BackendError.of(service, response)
         return response.json()
 
     async def lines(self, service: Service, path: str, token: str) -> AsyncIterator[str]:

@@ -7,20 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.console.labels import STATUS_LABELS
 from services.registry.areas import areas
 
-STATUS_LABELS = {
-    "requested": "diminta",
-    "received": "diterima",
-    "accepted": "disetujui",
-    "rejected": "ditolak",
-    "in-progress": "dikerjakan",
-    "on-hold": "ditunda",
-    "completed": "selesai",
-    "failed": "gagal",
-    "cancelled": "dibatalkan",
-    "entered-in-error": "salah input",
-}
 FUNNEL = ("requested", "accepted", "completed", "rejected")
 LADDER_LABELS = {
     "rt": "Ketua RT",

@@ -49,9 +49,21 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
              "--data-dir", str(data_dir)],
             check=True, capture_output=True, env=env, timeout=300,
         )  # fmt: skip
+        settled(urls, token_headers(data_dir, "--role", "kelurahan", "--kelurahan", "Lok Tuan"))
         yield data_dir, urls
     finally:
         assert up.stop() == 0, "".join(up.output)
+
+
+def settled(urls: dict[str, str], kelurahan: dict[str, str]) -> None:
+    """Until the notifications service has caught up with the demo (its count stops moving)."""
+    inbox = f"{urls['notifications']}/inbox?recipient=kelurahan:64.74.01.1003&limit=1"
+    last, same = -1, 0
+    deadline = time.monotonic() + 60
+    while same < 3 and time.monotonic() < deadline:
+        unread = httpx.get(inbox, headers=kelurahan, timeout=10).json()["unread"]
+        same, last = (same + 1 if unread == last else 0), unread
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +193,78 @@ def test_a_wrong_sign_in_says_what_is_missing(
     sign_in(page, urls["konsol"], "Bu Sari", "agency_staff")  # no agency named
     expect(page.get_by_role("alert")).to_contain_text("agency")
     assert "sinergi_sesi" not in {c["name"] for c in page.context.cookies()}
+
+
+def test_an_agency_receives_accepts_and_completes_a_referral_and_a_stale_form_is_refused(
+    system: tuple[Path, dict[str, str]], browser: Browser
+) -> None:
+    _, urls = system
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, urls["konsol"], "Bu Sari", "agency_staff", agency="dspm")
+    expect(page).to_have_url(f"{urls['konsol']}/antrean")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("dspm")
+    accessible(page)
+    shot(page, "antrean-dspm")
+    page.locator("tr[data-referral] a").first.click()
+    expect(page.locator('[data-field="status"]')).to_have_text("diminta")
+    stale = page.url
+
+    page.get_by_role("button", name="Terima rujukan").click()
+    expect(page.locator('[data-field="status"]')).to_have_text("diterima")
+    # A second tab still showing the old version cannot step over what was done meanwhile.
+    other = context.new_page()
+    other.goto(stale)
+    page.get_by_role("button", name="Setujui").click()
+    expect(page.locator('[data-field="status"]')).to_have_text("disetujui")
+    other.get_by_role("button", name="Tolak").scroll_into_view_if_needed()
+    other.get_by_label("Alasan (tolak)").fill("Sudah menerima bantuan serupa")
+    other.get_by_role("button", name="Tolak").click()
+    expect(other.get_by_role("alert")).to_be_visible()
+    shot(other, "rujukan-versi-usang")
+    other.close()
+
+    page.get_by_role("button", name="Mulai layanan").click()
+    expect(page.locator('[data-field="status"]')).to_have_text("dikerjakan")
+    accessible(page)
+    shot(page, "rujukan-dikerjakan")
+    page.get_by_label("Yang diberikan atau dilakukan").fill("Bantuan sembako 3 bulan")
+    page.get_by_label("Jumlah (rupiah), bila ada").fill("900000")
+    page.get_by_role("button", name="Selesaikan").click()
+    expect(page.locator('[data-field="status"]')).to_have_text("selesai")
+    expect(page.locator('[data-field="outcome"]')).to_contain_text("Bantuan sembako 3 bulan")
+    shot(page, "rujukan-selesai")
+
+
+def test_a_kelurahan_reads_its_inbox_opens_a_case_and_filters_its_timeline(
+    system: tuple[Path, dict[str, str]], browser: Browser
+) -> None:
+    _, urls = system
+    page = browser.new_page()
+    sign_in(page, urls["konsol"], "Bu Lurah", "kelurahan", kelurahan="64.74.01.1003")
+    badge = page.locator("[data-unread]")
+    unread = int(badge.get_attribute("data-unread") or 0)
+    assert unread > 0  # the demo registered households in Lok Tuan: the kelurahan heard
+    page.get_by_role("link", name="Kotak masuk").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Kotak masuk")
+    accessible(page)
+    shot(page, "kotak-masuk")
+
+    page.get_by_role("link", name="Lihat kasus").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Kasus rumah tangga")
+    expect(page.locator('[data-field="head_name"]')).not_to_be_empty()
+    expect(page.locator('[data-event="household_registered"]')).to_have_count(1)
+    assert page.locator(".timeline li").count() >= 2  # registered, members, assessment, …
+    accessible(page)
+    shot(page, "kasus")
+    page.get_by_label("Jenis kejadian").select_option("household_registered")
+    page.get_by_role("button", name="Saring").click()
+    expect(page.locator(".timeline li")).to_have_count(1)
+
+    page.goto(f"{urls['konsol']}/kotak-masuk")
+    shown_unread = page.locator("li.unread").count()
+    page.get_by_role("button", name="Tandai semua dibaca").click()
+    expect(page.locator("li.unread")).to_have_count(0)
+    after = page.locator("[data-unread]")
+    left = int(after.get_attribute("data-unread") or 0) if after.count() else 0
+    assert left == unread - shown_unread

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
@@ -34,6 +35,7 @@ from services.referrals.models import tables as referrals_tables
 from services.referrals.models import timeline_entries
 from services.referrals.rebuild import Rebuilt, rebuild_timeline
 from sinergi import live
+from sinergi.auth import Role
 from sinergi.catalogue import definition
 from sinergi.config import Settings
 from sinergi.consumer import Delivered
@@ -503,3 +505,31 @@ async def test_a_quiet_stream_sends_heartbeat_comments_and_stops_polling_when_cl
     await stream.aclose()
     assert (hub.listeners, hub.polling) == (0, False)
     await engine.dispose()
+
+
+async def test_the_city_changes_stream_says_when_new_events_are_projected_and_nothing_more(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        app = system.apps["referrals"]
+        coordinator = tokens.bearer(Role.COORDINATOR, "Koordinator TKPK")
+        # Only coordinators and managers may follow it; an RT may not.
+        rt = tokens.bearer(Role.RT, "pak-rt", kelurahan="64.74.01.1003", rw=1, rt=1)
+        refused = await system.referrals.get("/timeline/changes", headers=rt)
+        assert refused.status_code == 403
+
+        stream = await open_stream(app, "/timeline/changes", headers=coordinator)
+        assert stream.status == 200
+        [first] = await stream.reader.take(1)  # on connecting: where the timeline is now
+        assert (first.event, json.loads(first.data)) == ("berubah", {"position": 0})
+
+        household_id = await household_with_members(system, 1, members=1)
+        changed = await stream.reader.take(1, within=5)
+        while changed[-1].id < 2:  # the household and its member may come in two batches
+            changed += await stream.reader.take(1, within=5)
+        entries = await system.referrals.get(f"/households/{household_id}/timeline")
+        newest = max(e["stream_seq"] for e in entries.json()["entries"])
+        # Told only once the referrals service has the events: its reports already count them.
+        assert changed[-1].id == newest and changed[-1].event == "berubah"
+        assert household_id not in "".join(e.data for e in changed)  # no entries, no ids
+        await stream.close()
