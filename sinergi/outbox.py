@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sinergi import telemetry
 from sinergi.db import chunks, insert_many, lock_for_relay
+from sinergi.idempotency import CLAIM, claim_key
 from sinergi.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -57,17 +58,32 @@ class UnitOfWork:
     ``tx.publish(...)`` for events; leaving the block commits, an exception rolls back.
     """
 
-    def __init__(self, *, engine: AsyncEngine, outbox: Table, on_commit: Callable[[], None]):
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        outbox: Table,
+        on_commit: Callable[[], None],
+        keys: Table | None = None,
+    ):
         self._engine = engine
         self._outbox = outbox
         self._on_commit = on_commit
+        self._keys = keys
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[Transaction]:
+        # A command sent with an Idempotency-Key claims it in its first transaction.
+        claim = CLAIM.get() if self._keys is not None else None
+        claim = None if claim is None or claim.applied else claim
         async with self._engine.begin() as conn:
+            if claim is not None and self._keys is not None:
+                await claim_key(conn, self._keys, claim)
             tx = Transaction(conn, self._outbox)
             yield tx
             await tx.flush()
+        if claim is not None:
+            claim.applied = True
         if tx.published:
             self._on_commit()
 

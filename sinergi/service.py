@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import nats
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
@@ -26,7 +26,7 @@ from sinergi_contracts import Event, subjects
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sinergi import VERSION, auth, guard, telemetry
+from sinergi import VERSION, auth, guard, idempotency, telemetry
 from sinergi.asyncapi import asyncapi_routes
 from sinergi.audit import audit_routes
 from sinergi.config import Settings
@@ -82,8 +82,12 @@ class Runtime:
     workers: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        tables = self.definition.tables
         self.uow = UnitOfWork(
-            engine=self.engine, outbox=self.definition.tables.outbox, on_commit=self._wake_relay
+            engine=self.engine,
+            outbox=tables.outbox,
+            on_commit=self._wake_relay,
+            keys=tables.idempotency_keys,
         )
         self.consumers = [
             BatchConsumer(
@@ -264,9 +268,17 @@ def create_service_app(
             expose_headers=["ETag", "Retry-After"],
         )
     install_error_handlers(app)
+    app.add_middleware(idempotency.Recorder)
+
+    @app.exception_handler(idempotency.Replay)
+    async def replayed(_: Request, error: idempotency.Replay) -> JSONResponse:
+        status, headers, body = idempotency.replay_answer(error)
+        return JSONResponse(body, status_code=status, headers=headers)
+
     app.include_router(health_routes(runtime))
-    # Every endpoint but the health checks wants a verified caller.
-    signed_in = [Depends(auth.authenticated)]
+    # Every endpoint but the health checks wants a verified caller; a POST may carry an
+    # Idempotency-Key (sent once).
+    signed_in = [Depends(auth.authenticated), idempotency.Claimed]
     for router in (
         asyncapi_routes(definition),
         definition.routes(runtime),

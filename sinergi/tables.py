@@ -1,4 +1,5 @@
-"""Tables every service database has: the outbox and the processed-event record."""
+"""Tables every service database has: the outbox, the processed-event record, the read audit
+and the idempotency keys of commands sent once."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class RuntimeTables:
     outbox: Table
     processed_events: Table
     read_audit: Table
+    idempotency_keys: Table
 
 
 def runtime_tables(metadata: MetaData) -> RuntimeTables:
@@ -90,4 +92,20 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
     )
     Index("ix_read_audit_household", read_audit.c.household_id, read_audit.c.id)
     Index("ix_read_audit_subject", read_audit.c.subject, read_audit.c.id)
-    return RuntimeTables(outbox=outbox, processed_events=processed, read_audit=read_audit)
+    # Commands sent with an Idempotency-Key: applied once per caller and key (sinergi.idempotency).
+    idempotency_keys = Table(
+        "idempotency_keys",
+        metadata,
+        Column("subject", String(200), primary_key=True),
+        Column("key", String(100), primary_key=True),
+        Column("route", String(300), nullable=False),
+        Column("status", Integer, nullable=True),
+        Column("body", LargeBinary, nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+    )
+    return RuntimeTables(
+        outbox=outbox,
+        processed_events=processed,
+        read_audit=read_audit,
+        idempotency_keys=idempotency_keys,
+    )

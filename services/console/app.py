@@ -9,7 +9,14 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.console import agency_pages, case_pages, dashboard_pages, home_pages, inbox_pages
+from services.console import (
+    agency_pages,
+    case_pages,
+    dashboard_pages,
+    desk_pages,
+    home_pages,
+    inbox_pages,
+)
 from services.console.backend import Backend
 from services.console.web import HERE, Web
 from sinergi import auth
@@ -32,4 +39,5 @@ def create_console_app(settings: Settings) -> FastAPI:
     app.include_router(agency_pages.routes(web))
     app.include_router(case_pages.routes(web))
     app.include_router(inbox_pages.routes(web))
+    app.include_router(desk_pages.routes(web))
     return app
