@@ -14,6 +14,7 @@ from services.console import (
     case_pages,
     dashboard_pages,
     desk_pages,
+    field_pages,
     home_pages,
     inbox_pages,
 )
@@ -40,4 +41,5 @@ def create_console_app(settings: Settings) -> FastAPI:
     app.include_router(case_pages.routes(web))
     app.include_router(inbox_pages.routes(web))
     app.include_router(desk_pages.routes(web))
+    app.include_router(field_pages.routes(web))
     return app

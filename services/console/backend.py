@@ -80,6 +80,21 @@ class Backend:
             raise BackendError.of(service, response)
         return response.json()
 
+    async def send(
+        self, service: Service, path: str, token: str, body: Any, key: str
+    ) -> tuple[int, Any]:
+        """A command sent once (`Idempotency-Key`): the service's status and JSON as they are,
+        errors included (a form shows the service's own message); 503 when unreachable."""
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+        try:
+            response = await self._clients[service].post(path, json=body, headers=headers)
+        except httpx.HTTPError:
+            return 503, {"pesan": "layanan tidak terjangkau, dikirim lagi nanti"}
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, {"pesan": response.text[:300]}
+
     async def lines(self, service: Service, path: str, token: str) -> AsyncIterator[str]:
         """The lines of a service's SSE stream, until it ends."""
         headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}

@@ -41,6 +41,8 @@ def routes(web: Web) -> APIRouter:
             return RedirectResponse("/antrean", status_code=303)
         if signed.principal.role is Role.KELURAHAN:
             return RedirectResponse("/meja", status_code=303)
+        if signed.principal.role in (Role.RT, Role.KADER):
+            return RedirectResponse("/lapangan", status_code=303)
         return await web.view(request, "beranda.html", signed)
 
     @router.get("/masuk", response_class=HTMLResponse)

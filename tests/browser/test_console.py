@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -171,9 +172,9 @@ def test_the_dashboard_is_for_coordinators_and_the_console_works_on_a_phone(
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = context.new_page()
     sign_in(page, urls["konsol"], "Pak Rahmat", "rt", kelurahan="64.74.01.1003", rw="3", rt="12")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Beranda")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Lapangan")
     accessible(page)
-    shot(page, "beranda-rt-ponsel")
+    shot(page, "lapangan-rt-ponsel")
     # An RT is not shown the city's dashboard, nor its live stream.
     page.goto(f"{urls['konsol']}/dasbor")
     expect(page.get_by_role("heading", level=1)).to_have_text("Tidak diizinkan")
@@ -268,3 +269,90 @@ def test_a_kelurahan_reads_its_inbox_opens_a_case_and_filters_its_timeline(
     after = page.locator("[data-unread]")
     left = int(after.get_attribute("data-unread") or 0) if after.count() else 0
     assert left == unread - shown_unread
+
+
+def households_with_kk(urls: dict[str, str], data_dir: Path, no_kk: str) -> list[dict[str, Any]]:
+    headers = token_headers(data_dir, "--role", "kelurahan", "--kelurahan", "Lok Tuan")
+    found = httpx.get(
+        f"{urls['registry']}/households", headers=headers,
+        params={"kelurahan_code": "64.74.01.1003", "rw": 4, "rt": 7, "limit": 200},
+    ).json()["items"]  # fmt: skip
+    return [h for h in found if h["no_kk_masked"].endswith(no_kk[-4:])]
+
+
+def test_an_rt_registers_a_household_on_a_phone_through_a_dropped_connection_sent_once(
+    system: tuple[Path, dict[str, str]], browser: Browser
+) -> None:
+    data_dir, urls = system
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, urls["konsol"], "Pak Joko", "rt", kelurahan="64.74.01.1003", rw="4", rt="7")
+    page.get_by_role("link", name="Daftarkan rumah tangga").click()
+    form = {"No. KK (16 digit)": "6474017777000001", "Alamat": "Jl. Cendana Gg. 3 No. 9",
+            "Nama kepala keluarga": "Rusmini"}  # fmt: skip
+    for label, value in form.items():
+        page.get_by_label(label).fill(value)
+    accessible(page)
+    shot(page, "daftar-rumah-tangga-ponsel")
+
+    # The signal drops as the RT sends: the form waits on the phone, nothing is lost.
+    context.set_offline(True)
+    page.get_by_role("button", name="Kirim").click()
+    expect(page.locator("#antrean-status")).to_have_attribute("data-pending", "1")
+    assert households_with_kk(urls, data_dir, "6474017777000001") == []
+    shot(page, "daftar-rumah-tangga-tersimpan")
+
+    # Back online, the first try reaches the registry but its answer is lost on the way: the
+    # phone sends again with the same key, and the registry applies it once.
+    lost = {"n": 0}
+
+    def lose_first_answer(route: Any) -> None:
+        if lost["n"] == 0:
+            lost["n"] += 1
+            route.fetch()  # the registry gets it…
+            route.abort("connectionreset")  # …the phone does not hear back
+        else:
+            route.continue_()
+
+    page.route("**/lapangan/kirim/**", lose_first_answer)
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.locator("#antrean-status")).to_have_attribute("data-pending", "0", timeout=20000)
+    expect(page.locator('[data-hasil="rumah-tangga"]')).to_contain_text("Terkirim")
+    assert lost["n"] == 1
+    assert len(households_with_kk(urls, data_dir, "6474017777000001")) == 1
+    shot(page, "daftar-rumah-tangga-terkirim")
+
+    # A typed form survives closing the page before sending.
+    page.get_by_role("link", name="Tambah anggota").click()
+    page.get_by_label("Nama lengkap (sesuai KK)").fill("Rusmini")
+    page.reload()
+    expect(page.get_by_label("Nama lengkap (sesuai KK)")).to_have_value("Rusmini")
+    context.close()
+
+
+def test_a_kader_records_a_measurement_and_sees_the_z_score_at_once(
+    system: tuple[Path, dict[str, str]], browser: Browser
+) -> None:
+    data_dir, urls = system
+    kelurahan = token_headers(data_dir, "--role", "kelurahan", "--kelurahan", "Lok Tuan")
+    home = httpx.post(
+        f"{urls['registry']}/households", json=household("6474018888000001"), headers=kelurahan
+    ).json()
+    httpx.post(
+        f"{urls['registry']}/households/{home['id']}/members",
+        json={"name": "Bagas Pratama", "sex": "L", "birth_date": "2024-02-03", "relation": "anak"},
+        headers=kelurahan,
+    ).raise_for_status()
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, urls["konsol"], "Bu Nurhayati", "kader", kelurahan="64.74.01.1003")
+    page.goto(f"{urls['konsol']}/lapangan/rumah-tangga/{home['id']}")
+    page.get_by_label("Panjang/tinggi badan (cm)").fill("72")
+    page.get_by_label("Berat badan (kg)").fill("8,1")
+    page.get_by_role("button", name="Kirim pengukuran").click()
+    expect(page.locator('[data-hasil="ukur"]')).to_contain_text("kategori: sangat pendek")
+    expect(page.locator('[data-hasil="ukur"]')).to_contain_text("z = -")
+    accessible(page)
+    shot(page, "ukur-anak-ponsel")
+    context.close()

@@ -14,7 +14,7 @@
       .then(function (html) {
         panel.innerHTML = html;
         panel.dataset.updatedAt = String(Date.now());
-        status.textContent = "Langsung: diperbarui " + new Date().toLocaleTimeString("id-ID");
+        status.textContent = "Langsung: tersambung, diperbarui " + new Date().toLocaleTimeString("id-ID");
       })
       .catch(function () { status.textContent = "Langsung: gagal memperbarui, mencoba lagi"; })
       .then(function () { reading = false; if (again) { again = false; reread(); } });
