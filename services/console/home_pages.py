@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console import session
-from services.console.web import Web
+from services.console.web import ROLE_LABELS, Web
 from sinergi.auth import AGENCY_ROLES, Principal, Role
 
 SESSION_HOURS = 8
@@ -61,6 +61,9 @@ def routes(web: Web) -> APIRouter:
     ) -> Response:
         if built_in is None:
             return web.page(request, "masuk.html", 400, built_in=False, error=None)
+        if role not in {r.value for r in ROLE_LABELS}:  # people's roles: never `system`
+            error = f"peran tidak dikenal: {role} (unknown role)"
+            return web.page(request, "masuk.html", 422, built_in=True, error=error)
         from sinergi.issuer import issue
 
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -15,11 +15,12 @@ from sinergi_contracts.referral import ReferralStatus
 from services.referrals import directory as directories
 from services.referrals import lifecycle, reports, scope
 from services.referrals import referrals as use_cases
+from services.referrals.directory import WITA
 from services.referrals.referrals import Referral
 from sinergi.actors import current_actor
 from sinergi.audit import Purpose, audited, record_reads
-from sinergi.auth import CASE_READERS, CASE_WORKERS, EVERYONE, MANAGERS, Caller, allow
-from sinergi.errors import FieldRejected, ProblemDetail, ValidationProblem, answers
+from sinergi.auth import CASE_READERS, CASE_WORKERS, EVERYONE, MANAGERS, Caller, Role, allow
+from sinergi.errors import FieldRejected, ProblemDetail, ValidationProblem, answers, unprocessable
 from sinergi.service import Runtime
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -319,6 +320,47 @@ def routes(runtime: Runtime) -> APIRouter:
         return [asdict(x) for x in await reports.hundred_days(engine, directory, use_cases.now())]
 
     @router.get(
+        "/reports/contributions",
+        dependencies=allow(Role.COORDINATOR, Role.KECAMATAN, Role.KELURAHAN),
+        tags=["laporan (reports)"],
+        summary="Kontribusi per RT dan per kader (for the city's incentive payments)",
+        description="Between `from` and `to` (dates, WITA, `to` included): per RT, households "
+        "registered and verified, visits and child measurements of its households; per person "
+        "who recorded them (as the events' `recorded_by`), visits and measurements. A "
+        "kelurahan sees its own RTs, a kecamatan its kelurahan's.",
+    )
+    async def contribution_report(
+        principal: Caller,
+        start: Annotated[date, Query(alias="from")],
+        end: Annotated[date, Query(alias="to")],
+    ) -> dict[str, Any]:
+        if end < start:
+            raise unprocessable(
+                FieldRejected(
+                    field="to", rule="after_from", pesan="harus sama atau sesudah `from`",
+                    message="must be on or after `from`",
+                )
+            )  # fmt: skip
+        prefix = (
+            principal.kelurahan or ""
+            if principal.role is Role.KELURAHAN
+            else f"{principal.kecamatan}."
+            if principal.role is Role.KECAMATAN
+            else ""
+        )
+        since = datetime.combine(start, time(), WITA)
+        until = datetime.combine(end + timedelta(days=1), time(), WITA)
+        rts, people = await reports.contributions(engine, since, until, kelurahan_prefix=prefix)
+        return {
+            "from": start,
+            "to": end,
+            "per_rt": [asdict(x) for x in rts],
+            "per_person": [asdict(x) for x in people],
+        }
+
+    dashboards = reports.DashboardCache(engine, directory)
+
+    @router.get(
         "/reports/dashboard",
         dependencies=allow(*MANAGERS),
         tags=["laporan (reports)"],
@@ -328,17 +370,6 @@ def routes(runtime: Runtime) -> APIRouter:
         "escalation level per agency, handoff latency, and stunted children found and referred.",
     )
     async def dashboard() -> dict[str, Any]:
-        now = use_cases.now()
-        return {
-            "now": now,
-            "start": directory.hundred_days_start,
-            "days": directory.hundred_days,
-            "ladder": list(directory.ladder),
-            "hundred_days": [asdict(x) for x in await reports.hundred_days(engine, directory, now)],
-            "burndown": await reports.burndown(engine, directory, now),
-            "funnel": [asdict(x) for x in await reports.funnel(engine, directory, now)],
-            "latency": [asdict(x) for x in await reports.handoff_latency(engine)],
-            "stunting": asdict(await reports.stunting(engine)),
-        }
+        return await dashboards.read(use_cases.now())
 
     return router

@@ -3,15 +3,23 @@ agency; overdue referrals; the 100-day figures of the priority kelurahan."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
-from sinergi_contracts import ChildStuntingDetected, MembersMerged
+from sinergi_contracts import (
+    ChildMeasured,
+    ChildStuntingDetected,
+    HouseholdRegistered,
+    HouseholdVerified,
+    HouseholdVisited,
+    MembersMerged,
+)
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -141,41 +149,51 @@ class HundredDays:
     target: int = 0
 
 
+Histories = dict[str, tuple[str, list[tuple[datetime, str]]]]  # household: (kelurahan, changes)
+
+
+async def verified_histories(engine: AsyncEngine) -> Histories:
+    """Each verified household's kelurahan and poverty status changes, in time order: what the
+    100-day figures count (only verified data counts in targets). One query, joined."""
+    h, p = household_facts.c, poverty_history.c
+    found: Histories = {}
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(p.household_id, h.kelurahan_code, p.since, p.status)
+            .join(household_facts, h.household_id == p.household_id)
+            .where(h.verified.is_(True))
+        )
+        for household_id, kelurahan_code, since, status in rows:
+            entry = found.get(household_id)
+            if entry is None:
+                entry = found[household_id] = (kelurahan_code, [])
+            entry[1].append((_aware(since), status))
+    for _, changes in found.values():
+        changes.sort()
+    return found
+
+
+def _start(directory: Directory) -> datetime:
+    return datetime.combine(directory.hundred_days_start, time(), WITA).astimezone(UTC)
+
+
 async def hundred_days(
-    engine: AsyncEngine, directory: Directory, now: datetime
+    engine: AsyncEngine, directory: Directory, now: datetime, histories: Histories | None = None
 ) -> list[HundredDays]:
     """Per priority kelurahan and the city: verified extreme-poor households at day 0 and now.
 
-    Only verified data counts in targets; a household's status at day 0 is its last status
-    before the start (WITA midnight).
+    A household's status at day 0 is its last status before the start (WITA midnight).
     """
-    start = datetime.combine(directory.hundred_days_start, time(), WITA).astimezone(UTC)
-    history: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    async with engine.connect() as conn:
-        homes = {
-            h: k
-            for h, k in await conn.execute(
-                select(household_facts.c.household_id, household_facts.c.kelurahan_code).where(
-                    household_facts.c.verified.is_(True)
-                )
-            )
-        }
-        for household_id, status, since in await conn.execute(
-            select(
-                poverty_history.c.household_id, poverty_history.c.status, poverty_history.c.since
-            )
-        ):
-            if household_id in homes:
-                moment = since if since.tzinfo else since.replace(tzinfo=UTC)
-                history[household_id].append((moment, status))
+    start = _start(directory)
+    if histories is None:
+        histories = await verified_histories(engine)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for household_id, changes in history.items():
-        changes.sort()
+    for kelurahan_code, changes in histories.values():
         before = [s for at, s in changes if at < start]
         at_start = bool(before) and before[-1] == "miskin_ekstrem"
         ever = at_start or any(s == "miskin_ekstrem" for at, s in changes if at >= start)
         now_extreme = changes[-1][1] == "miskin_ekstrem"
-        for key in (homes[household_id], "kota"):
+        for key in (kelurahan_code, "kota"):
             counts[key][0] += at_start
             counts[key][1] += now_extreme
             counts[key][2] += ever and not now_extreme
@@ -233,36 +251,19 @@ async def funnel(engine: AsyncEngine, directory: Directory, now: datetime) -> li
 
 
 async def burndown(
-    engine: AsyncEngine, directory: Directory, now: datetime
+    engine: AsyncEngine, directory: Directory, now: datetime, histories: Histories | None = None
 ) -> dict[str, list[int]]:
     """Per priority kelurahan and the city: verified extreme-poor households at the start
     (point 0), at the end of each day of the 100 days so far, and now (the last point), as
     `hundred_days` counts them."""
-    start = datetime.combine(directory.hundred_days_start, time(), WITA).astimezone(UTC)
+    start = _start(directory)
     days = min(directory.hundred_days, max(0, (now - start).days))
     keys = [*directory.hundred_days_kelurahan, "kota"]
     deltas = {key: [0] * (days + 1) for key in keys}
-    async with engine.connect() as conn:
-        homes = dict(
-            (
-                await conn.execute(
-                    select(household_facts.c.household_id, household_facts.c.kelurahan_code).where(
-                        household_facts.c.verified.is_(True)
-                    )
-                )
-            ).all()
-        )
-        history: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-        for household_id, status, since in await conn.execute(
-            select(
-                poverty_history.c.household_id, poverty_history.c.status, poverty_history.c.since
-            )
-        ):
-            if household_id in homes:
-                history[household_id].append((_aware(since), status))
-    for household_id, changes in history.items():
-        changes.sort()
-        targets = [k for k in (homes[household_id], "kota") if k in deltas]
+    if histories is None:
+        histories = await verified_histories(engine)
+    for kelurahan_code, changes in histories.values():
+        targets = [k for k in (kelurahan_code, "kota") if k in deltas]
         extreme = False  # as the day's counting goes: the last status so far
         for at, status in changes:
             now_extreme = status == "miskin_ekstrem"
@@ -331,3 +332,108 @@ async def stunting(engine: AsyncEngine) -> Stunting:
 
     children = {person(m) for m in found}
     return Stunting(children_found=len(children), children_referred=len(children & referred))
+
+
+# What counts towards the city's incentive payments, by the events that record it.
+CONTRIBUTIONS: Final = {
+    HouseholdRegistered.ce_type(): "registered",
+    HouseholdVerified.ce_type(): "verified",
+    HouseholdVisited.ce_type(): "visits",
+    ChildMeasured.ce_type(): "measurements",
+}
+# Done by a person, not an area: counted for whoever recorded it.
+PERSONAL: Final = frozenset({"visits", "measurements"})
+
+
+@dataclass(frozen=True)
+class Contribution:
+    kelurahan_code: str | None  # per RT: its kelurahan, RW and RT; per person: None
+    rw: int | None
+    rt: int | None
+    recorded_by: str | None  # per person: "<role>:<name>" as the events record it
+    registered: int = 0
+    verified: int = 0
+    visits: int = 0
+    measurements: int = 0
+
+
+async def contributions(
+    engine: AsyncEngine, start: datetime, end: datetime, *, kelurahan_prefix: str = ""
+) -> tuple[list[Contribution], list[Contribution]]:
+    """Per RT (households registered and verified, visits, measurements of its households)
+    and per person who recorded visits and measurements, between `start` and `end`; only
+    kelurahan whose code starts with `kelurahan_prefix` (a kelurahan's, a kecamatan's)."""
+    t, h = timeline_entries.c, household_facts.c
+    per_rt: dict[tuple[str, int, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    per_person: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    query = (
+        select(t.type, t.data, h.kelurahan_code, h.rw, h.rt)
+        .join(household_facts, h.household_id == t.household_id)
+        .where(t.type.in_(CONTRIBUTIONS), t.occurred_at >= start, t.occurred_at < end)
+        .where(h.kelurahan_code.startswith(kelurahan_prefix, autoescape=True))
+    )
+    async with engine.connect() as conn:
+        for kind, data, kelurahan_code, rw, rt in await conn.execute(query):
+            what = CONTRIBUTIONS[kind]
+            per_rt[kelurahan_code, rw, rt][what] += 1
+            if what in PERSONAL and (who := json.loads(data).get("recorded_by")):
+                per_person[who][what] += 1
+    rts = [
+        Contribution(k, rw, rt, None, **counts) for (k, rw, rt), counts in sorted(per_rt.items())
+    ]
+    people = [Contribution(None, None, None, who, **c) for who, c in sorted(per_person.items())]
+    return rts, people
+
+
+class DashboardCache:
+    """The dashboard, computed once for every reader until the data under it changes.
+
+    Its figures read the whole city (tens of thousands of rows); the key is cheap: the
+    timeline's last position (every event the service projected, its own referral events
+    included), the referrals' last change, and the minute (day boundaries, deadlines). Readers
+    arriving while it is computed wait for that one computation.
+    """
+
+    def __init__(self, engine: AsyncEngine, directory: Directory) -> None:
+        self._engine, self._directory = engine, directory
+        self._kept: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        self._lock = asyncio.Lock()
+
+    async def _key(self, now: datetime) -> tuple[Any, ...]:
+        async with self._engine.connect() as conn:
+            position = await conn.scalar(select(func.max(timeline_entries.c.stream_seq)))
+            changed = (
+                await conn.execute(
+                    select(
+                        func.count(),
+                        func.max(referrals.c.status_since),
+                        func.sum(referrals.c.version),
+                    )
+                )
+            ).one()
+        return (position, *changed, now.replace(second=0, microsecond=0))
+
+    async def read(self, now: datetime) -> dict[str, Any]:
+        async with self._lock:
+            key = await self._key(now)
+            if self._kept is not None and self._kept[0] == key:
+                return self._kept[1]
+            value = await dashboard(self._engine, self._directory, now)
+            self._kept = (key, value)
+            return value
+
+
+async def dashboard(engine: AsyncEngine, directory: Directory, now: datetime) -> dict[str, Any]:
+    """The coordinators' 100-day dashboard in one read."""
+    histories = await verified_histories(engine)
+    return {
+        "now": now,
+        "start": directory.hundred_days_start,
+        "days": directory.hundred_days,
+        "ladder": list(directory.ladder),
+        "hundred_days": [asdict(x) for x in await hundred_days(engine, directory, now, histories)],
+        "burndown": await burndown(engine, directory, now, histories),
+        "funnel": [asdict(x) for x in await funnel(engine, directory, now)],
+        "latency": [asdict(x) for x in await handoff_latency(engine)],
+        "stunting": asdict(await stunting(engine)),
+    }

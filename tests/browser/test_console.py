@@ -8,6 +8,7 @@ tests are skipped, unless SINERGI_REQUIRE_BROWSER=1 (CI) makes that a failure.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ import httpx
 import pytest
 
 from tests.integration.test_slice import household
-from tests.integration.test_up import Up, token_headers
+from tests.integration.test_up import Up, poll, token_headers
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +36,7 @@ if CHROMIUM is None:
     pytest.skip("no chromium here (apt-get install chromium)", allow_module_level=True)
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
+from openpyxl import load_workbook  # noqa: E402
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 
@@ -193,6 +195,9 @@ def test_a_wrong_sign_in_says_what_is_missing(
     page = browser.new_page()
     sign_in(page, urls["konsol"], "Bu Sari", "agency_staff")  # no agency named
     expect(page.get_by_role("alert")).to_contain_text("agency")
+    # The sign-in mints people's roles only, never the services' own `system`.
+    posted = page.request.post(f"{urls['konsol']}/masuk", form={"name": "x", "role": "system"})
+    assert posted.status == 422
     assert "sinergi_sesi" not in {c["name"] for c in page.context.cookies()}
 
 
@@ -356,3 +361,105 @@ def test_a_kader_records_a_measurement_and_sees_the_z_score_at_once(
     accessible(page)
     shot(page, "ukur-anak-ponsel")
     context.close()
+
+
+def test_the_kelurahan_verifies_returns_with_a_note_and_decides_a_duplicate(
+    system: tuple[Path, dict[str, str]], browser: Browser
+) -> None:
+    data_dir, urls = system
+    rt = token_headers(data_dir, "--role", "rt", "--kelurahan", "Lok Tuan", "--rw", "5",
+                       "--rt", "2")  # fmt: skip
+    submitted = []
+    for n in (1, 2):
+        created = httpx.post(
+            f"{urls['registry']}/households", headers=rt,
+            json=household(f"647401555500000{n}", rw=5, rt=2, head_name=f"Kepala Uji {n}"),
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        submitted.append(created.json()["id"])
+    # The same child registered in both households, without NIK: a suspected duplicate.
+    twin = {"name": "Aisyah Putri Ramadhani", "sex": "P", "birth_date": "2022-04-18",
+            "relation": "anak"}  # fmt: skip
+    for household_id in submitted:
+        httpx.post(
+            f"{urls['registry']}/households/{household_id}/members", json=twin, headers=rt
+        ).raise_for_status()
+        sent = httpx.post(f"{urls['registry']}/households/{household_id}/submit", headers=rt)
+        assert sent.status_code == 200, sent.text
+    page = browser.new_page()
+    sign_in(page, urls["konsol"], "Bu Lurah", "kelurahan", kelurahan="64.74.01.1003")
+    expect(page).to_have_url(f"{urls['konsol']}/meja")
+    first, second = (page.locator(f'tr[data-household="{h}"]') for h in submitted)
+    accessible(page)
+    shot(page, "meja-verifikasi")
+    first.get_by_role("button", name="Verifikasi").click()
+    expect(first).to_have_count(0)
+    second.get_by_label("Catatan untuk RT").fill("Alamat belum lengkap: nomor rumah?")
+    second.get_by_role("button", name="Kembalikan").click()
+    expect(second).to_have_count(0)
+    page.get_by_role("link", name="Dikembalikan ke RT").click()
+    expect(page.locator(f'tr[data-household="{submitted[1]}"]')).to_contain_text(
+        "Alamat belum lengkap"
+    )
+    verified = httpx.get(f"{urls['registry']}/households/{submitted[0]}", headers=rt).json()
+    assert verified["verification"] == "verified"
+
+    # Suspected duplicates side by side: "not a duplicate", with the officer's note.
+    kelurahan = token_headers(data_dir, "--role", "kelurahan", "--kelurahan", "Lok Tuan")
+    ours = poll(
+        f"{urls['registry']}/duplicates?limit=200",
+        lambda r: any(
+            d["left"]["name"] == twin["name"] and d["right"]["name"] == twin["name"]
+            for d in r.json()["items"]
+        ),
+        kelurahan,
+        timeout=60,
+    )
+    candidate = next(d["id"] for d in ours.json()["items"] if d["left"]["name"] == twin["name"])
+    page.get_by_role("link", name="Dugaan data ganda").click()
+    pair = page.locator(f'article[data-candidate="{candidate}"]')
+    expect(pair).to_contain_text(twin["name"])
+    accessible(page)
+    shot(page, "meja-data-ganda")
+    pair.get_by_label("Bukan data ganda").check()
+    pair.get_by_label("Catatan keputusan").fill("Dua orang berbeda, dicek ke KK")
+    pair.get_by_role("button", name="Simpan keputusan").click()
+    expect(page.locator(f'article[data-candidate="{candidate}"]')).to_have_count(0)
+
+
+def test_the_contribution_report_counts_per_rt_and_per_kader_and_downloads_as_xlsx(
+    system: tuple[Path, dict[str, str]], browser: Browser
+) -> None:
+    data_dir, urls = system
+    # A kader's visit in RT 6/1 of Lok Tuan, today: on the report for the RT and for her.
+    rt = token_headers(data_dir, "--role", "rt", "--kelurahan", "Lok Tuan", "--rw", "6",
+                       "--rt", "1")  # fmt: skip
+    home = httpx.post(
+        f"{urls['registry']}/households", json=household("6474016666000001", rw=6, rt=1),
+        headers=rt,
+    ).json()  # fmt: skip
+    kader = token_headers(data_dir, "--role", "kader", "--kelurahan", "Lok Tuan", "--subject",
+                          "Bu Wati")  # fmt: skip
+    visit = {"visited_on": "2026-11-28", "visitor": "Bu Wati", "note": "Sehat"}
+    visited = httpx.post(f"{urls['registry']}/households/{home['id']}/visits", json=visit,
+                         headers=kader)  # fmt: skip
+    assert visited.status_code == 201, visited.text
+    page = browser.new_page(accept_downloads=True)
+    sign_in(page, urls["konsol"], "Koordinator TKPK", "coordinator")
+    page.get_by_role("link", name="Laporan kontribusi").click()
+    row = (
+        page.locator('[data-table="per-rt"] tr', has_text="64.74.01.1003")
+        .filter(has=page.locator("td:nth-child(2)", has_text="6"))
+        .filter(has=page.locator("td:nth-child(3)", has_text="1"))
+    )
+    expect(row.first).to_be_visible()
+    expect(page.locator('[data-table="per-kader"]')).to_contain_text("kader:Bu Wati")
+    accessible(page)
+    shot(page, "laporan-kontribusi")
+    with page.expect_download() as downloaded:
+        page.get_by_role("link", name="Unduh XLSX").click()
+    assert downloaded.value.suggested_filename.endswith(".xlsx")
+    book = load_workbook(io.BytesIO(Path(downloaded.value.path()).read_bytes()))
+    assert book.sheetnames == ["Per RT", "Per kader"]
+    people = {row[0]: row[1:] for row in book["Per kader"].iter_rows(values_only=True)}
+    assert people["kader:Bu Wati"][0] >= 1  # her visit
