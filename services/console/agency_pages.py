@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.console.backend import BackendError
 from services.console.labels import STATUS_LABELS
 from services.console.web import Web
-from sinergi.auth import AGENCY_ROLES
+from sinergi.auth import AGENCY_ROLES, Role
 
 ACTIONS = {  # the referrals service's actions, as staff read them; which need what
     "receive": ("Terima rujukan", None),
@@ -28,6 +28,9 @@ ACTIONS = {  # the referrals service's actions, as staff read them; which need w
     "cancel": ("Batalkan", "reason"),
     "mark-error": ("Tandai salah input", "reason"),
 }
+# Who opens a referral's page: its agency, and the referrer's side (the kelurahan, the
+# coordinators); the referrals service says what each may do there.
+REFERRAL_READERS = AGENCY_ROLES | {Role.KELURAHAN, Role.COORDINATOR}
 TABS = ("requested", "received", "accepted", "in-progress", "on-hold", "completed", "rejected")
 
 
@@ -70,7 +73,7 @@ def routes(web: Web) -> APIRouter:
     async def referral_page(
         request: Request, referral_id: UUID, error: str | None = None, status_code: int = 200
     ) -> Response:
-        signed = await web.signed_in(request, AGENCY_ROLES)
+        signed = await web.signed_in(request, REFERRAL_READERS)
         if isinstance(signed, Response):
             return signed
         try:
@@ -104,7 +107,7 @@ def routes(web: Web) -> APIRouter:
         programme: Annotated[str, Form()],
         note: Annotated[str, Form(max_length=2000)] = "",
     ) -> Response:
-        signed = await web.signed_in(request, AGENCY_ROLES)
+        signed = await web.signed_in(request, REFERRAL_READERS)
         if isinstance(signed, Response):
             return signed
         body = {"household_id": str(household_id), "programme": programme,
@@ -127,7 +130,7 @@ def routes(web: Web) -> APIRouter:
         amount_idr: Annotated[str, Form()] = "",
         enrolment: Annotated[str, Form(max_length=200)] = "",
     ) -> Response:
-        signed = await web.signed_in(request, AGENCY_ROLES)
+        signed = await web.signed_in(request, REFERRAL_READERS)
         if isinstance(signed, Response):
             return signed
         if action not in ACTIONS:

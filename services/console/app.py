@@ -17,6 +17,7 @@ from services.console import (
     field_pages,
     home_pages,
     inbox_pages,
+    list_pages,
     report_pages,
 )
 from services.console.backend import Backend
@@ -44,4 +45,5 @@ def create_console_app(settings: Settings) -> FastAPI:
     app.include_router(desk_pages.routes(web))
     app.include_router(field_pages.routes(web))
     app.include_router(report_pages.routes(web))
+    app.include_router(list_pages.routes(web))
     return app

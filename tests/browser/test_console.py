@@ -166,6 +166,19 @@ def test_a_coordinator_reads_the_100_day_dashboard_and_sees_it_update_live(
     print(f"event → dashboard updated in the browser: {time.perf_counter() - sent:.2f} s")
     shot(page, "dasbor-langsung")
 
+    # Every count of the funnel opens the list behind it, and each referral its page.
+    dspm = {f["agency"]: f for f in report["funnel"]}["dspm"]["by_status"]["requested"]
+    assert dspm > 0
+    page.locator('tr[data-agency="dspm"] td[data-status="requested"] a').click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Daftar rujukan")
+    rows = page.locator('[data-table="rujukan"] tr[data-referral]')
+    expect(rows).to_have_count(min(dspm, 200))
+    expect(rows.first).to_contain_text("diminta")
+    accessible(page)
+    shot(page, "daftar-rujukan")
+    rows.first.get_by_role("link").click()
+    expect(page.locator('[data-field="status"]')).to_have_text("diminta")
+
 
 def test_the_dashboard_is_for_coordinators_and_the_console_works_on_a_phone(
     system: tuple[Path, dict[str, str]], browser: Browser
