@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -348,8 +348,9 @@ def routes(runtime: Runtime) -> APIRouter:
             if principal.role is Role.KECAMATAN
             else ""
         )
-        since = datetime.combine(start, time(), WITA)
-        until = datetime.combine(end + timedelta(days=1), time(), WITA)
+        # As UTC: SQLite compares the stored UTC text, not the zone of a bound value.
+        since = datetime.combine(start, time(), WITA).astimezone(UTC)
+        until = datetime.combine(end + timedelta(days=1), time(), WITA).astimezone(UTC)
         rts, people = await reports.contributions(engine, since, until, kelurahan_prefix=prefix)
         return {
             "from": start,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ from sinergi_contracts import (
     subjects,
 )
 
-from services.referrals.directory import SHIPPED
+from services.referrals.directory import SHIPPED, WITA
+from sinergi.auth import Role
+from tests import tokens
 from tests.integration.test_assessments import CITY, city_answers
 from tests.integration.test_registry import member, registered
 from tests.integration.test_slice import LOK_TUAN
@@ -432,3 +435,45 @@ async def test_the_hundred_days_count_verified_extreme_households_now_and_gradua
         assert dashboard["burndown"]["kota"][-1] == 1
         assert dashboard["burndown"][LOK_TUAN][0] == lok_tuan["extreme_at_start"]
         assert dashboard["hundred_days"] == report.json()
+
+
+async def test_contributions_count_per_rt_and_per_recorder_within_the_wita_days_asked(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        household_id = await registered(system.registry)
+        kader = tokens.bearer(Role.KADER, "Bu Wati", kelurahan=LOK_TUAN)
+        visit = {"visited_on": "2026-11-28", "visitor": "Bu Wati", "note": "Sehat"}
+        visited = await system.registry.post(
+            f"/households/{household_id}/visits", json=visit, headers=kader
+        )
+        assert visited.status_code == 201, visited.text
+        today = datetime.now(WITA).date()
+        coordinator = tokens.bearer(Role.COORDINATOR, "Koordinator TKPK")
+
+        async def report(start: Any, end: Any) -> Any:
+            return await system.referrals.get(
+                "/reports/contributions", params={"from": str(start), "to": str(end)},
+                headers=coordinator,
+            )  # fmt: skip
+
+        found = await eventually(
+            lambda: report(today, today), lambda r: r.json()["per_person"] != []
+        )
+        (rt,) = found.json()["per_rt"]
+        assert (rt["kelurahan_code"], rt["registered"], rt["visits"]) == (LOK_TUAN, 1, 1)
+        assert found.json()["per_person"] == [
+            {"kelurahan_code": None, "rw": None, "rt": None, "recorded_by": "kader:Bu Wati",
+             "registered": 0, "verified": 0, "visits": 1, "measurements": 0}
+        ]  # fmt: skip
+        yesterday = today - timedelta(days=1)
+        assert (await report(yesterday, yesterday)).json()["per_rt"] == []
+        backwards = await report(today, yesterday)
+        assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "to"
+        # A kelurahan sees its own RTs only; an RT may not read the report.
+        other = tokens.bearer(Role.KELURAHAN, "lurah", kelurahan="64.74.01.1006")
+        theirs = await system.referrals.get(
+            "/reports/contributions", params={"from": str(today), "to": str(today)},
+            headers=other,
+        )  # fmt: skip
+        assert theirs.json()["per_rt"] == []
