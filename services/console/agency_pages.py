@@ -4,13 +4,14 @@ and a hand-off to another agency."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.console import labels
 from services.console.backend import BackendError
 from services.console.labels import STATUS_LABELS
 from services.console.web import Web
@@ -92,7 +93,7 @@ def routes(web: Web) -> APIRouter:
             actions=[(a, *ACTIONS[a]) for a in referral["allowed_actions"] if a in ACTIONS],
             programmes=others,
             error=error,
-            today=date.today().isoformat(),
+            today=labels.today().isoformat(),
         )
 
     @router.get("/rujukan/{referral_id}", response_class=HTMLResponse)

@@ -12,13 +12,13 @@ only the routes below).
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from services.console import labels
 from services.console.backend import BackendError
 from services.console.web import Web
 from sinergi.auth import Role
@@ -28,9 +28,10 @@ FIELD_ROLES = frozenset({Role.RT, Role.KADER, Role.KELURAHAN})
 # The registry's field commands the console passes on, and nothing else.
 SENDABLE = re.compile(
     r"households"
-    r"|households/[0-9a-f-]{36}/(members|visits|submit)"
+    r"|households/[0-9a-f-]{36}/(members|visits|submit|assessments)"
     r"|households/[0-9a-f-]{36}/members/[0-9a-f-]{36}/measurements"
 )
+CITY_RULESET = "bontang-2024-13.v1"  # the city's own indicators, offered first
 RELATIONS = ("kepala", "istri", "suami", "anak", "menantu", "cucu", "orang_tua", "lainnya")
 
 
@@ -73,8 +74,27 @@ def routes(web: Web) -> APIRouter:
             )
         return await web.view(
             request, "lapangan_anggota.html", signed, h=found, relations=RELATIONS,
-            today=date.today().isoformat(),
+            today=labels.today().isoformat(),
         )  # fmt: skip
+
+    @router.get("/lapangan/rumah-tangga/{household_id}/penilaian", response_class=HTMLResponse)
+    async def assessment(request: Request, household_id: UUID, aturan: str = "") -> Response:
+        """The questions of a ruleset (the city's first), answered yes or no."""
+        signed = await web.signed_in(request, FIELD_ROLES)
+        if isinstance(signed, Response):
+            return signed
+        try:
+            found = await backend.get("registry", f"/households/{household_id}", signed.token)
+            rulesets = await backend.get("registry", "/rulesets", signed.token)
+        except BackendError as error:
+            return web.page(
+                request, "gangguan.html", error.status, error=error, user=signed.principal
+            )
+        rulesets.sort(key=lambda r: (r["key"] != CITY_RULESET, r["key"]))
+        chosen = next((r for r in rulesets if r["key"] == aturan), rulesets[0])
+        return await web.view(
+            request, "lapangan_penilaian.html", signed, h=found, rulesets=rulesets, r=chosen
+        )
 
     @router.post("/lapangan/kirim/{path:path}")
     async def send(request: Request, path: str) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 EVENTS = {
     "household_registered": "Rumah tangga didaftarkan",
@@ -71,6 +71,11 @@ ACTION_LABELS = {
     "mark-error": "tandai salah input",
 }
 WITA = timezone(timedelta(hours=8), "WITA")  # Bontang's time: what its people read
+
+
+def today() -> date:
+    """Today in Bontang (WITA): from 16:00 UTC on, already tomorrow's date."""
+    return datetime.now(WITA).date()
 
 
 def local_time(moment: str | None) -> str:

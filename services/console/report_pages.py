@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from openpyxl import Workbook
 
+from services.console import labels
 from services.console.backend import BackendError
 from services.console.session import Session
 from services.console.web import Web
@@ -24,7 +25,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def period(dari: date | None, sampai: date | None) -> tuple[date, date]:
     """The last 30 days unless asked otherwise."""
-    end = sampai or date.today()
+    end = sampai or labels.today()
     return (dari or end - timedelta(days=30)), end
 
 

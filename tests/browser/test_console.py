@@ -346,6 +346,19 @@ def test_an_rt_registers_a_household_on_a_phone_through_a_dropped_connection_sen
     page.get_by_label("Nama lengkap (sesuai KK)").fill("Rusmini")
     page.reload()
     expect(page.get_by_label("Nama lengkap (sesuai KK)")).to_have_value("Rusmini")
+
+    # The assessment of the city's ruleset: ten of its thirteen indicators met is extreme.
+    page.get_by_role("link", name="Nilai kemiskinan").click()
+    expect(page.get_by_label("Aturan")).to_have_value("bontang-2024-13.v1")
+    boxes = page.locator('#penilaian input[type="checkbox"]')
+    expect(boxes).to_have_count(13)
+    for n in range(10):
+        boxes.nth(n).check()
+    accessible(page)
+    shot(page, "penilaian-ponsel")
+    page.get_by_role("button", name="Kirim penilaian").click()
+    expect(page.locator('[data-hasil="penilaian"]')).to_contain_text("Status: miskin ekstrem")
+    expect(page.locator('[data-hasil="penilaian"]')).to_contain_text("kriteria terpenuhi: 10")
     context.close()
 
 

@@ -47,6 +47,13 @@
       if (route.indexOf("{" + el.name + "}") >= 0) {
         route = route.replace("{" + el.name + "}", el.value); return;
       }
+      var dot = el.name.indexOf(".");
+      if (dot > 0) {  // "answers.<id>": one object of answers
+        var parent = el.name.slice(0, dot);
+        body[parent] = body[parent] || {};
+        body[parent][el.name.slice(dot + 1)] = el.type === "checkbox" ? el.checked : el.value;
+        return;
+      }
       if (el.type === "checkbox") { body[el.name] = el.checked; return; }
       if (el.value === "") { return; }
       if (el.dataset.type === "number") { body[el.name] = Number(el.value.replace(",", ".")); return; }
@@ -102,6 +109,9 @@
       var z = answer.hfa_z === null ? "–" : answer.hfa_z.toFixed(2);
       result(entry.form, "Terkirim. TB/U z = " + z + ", kategori: " +
              String(answer.hfa_category || "tidak dinilai").replace("_", " "), true);
+    } else if (answer && answer.criteria_met !== undefined) {
+      result(entry.form, "Terkirim. Status: " + String(answer.status).replace("_", " ") +
+             "; kriteria terpenuhi: " + answer.criteria_met.length, true);
     } else if (entry.route === "households" && answer && answer.id) {
       result(entry.form, "Terkirim.", true,
              { href: "/lapangan/rumah-tangga/" + answer.id, text: "Tambah anggota" });
