@@ -16,6 +16,7 @@ from services.console import (
     desk_pages,
     field_pages,
     home_pages,
+    import_pages,
     inbox_pages,
     list_pages,
     report_pages,
@@ -44,6 +45,7 @@ def create_console_app(settings: Settings) -> FastAPI:
     app.include_router(inbox_pages.routes(web))
     app.include_router(desk_pages.routes(web))
     app.include_router(field_pages.routes(web))
+    app.include_router(import_pages.routes(web))
     app.include_router(report_pages.routes(web))
     app.include_router(list_pages.routes(web))
     return app

@@ -95,6 +95,33 @@ class Backend:
         except ValueError:
             return response.status_code, {"pesan": response.text[:300]}
 
+    async def upload(
+        self, service: Service, path: str, token: str, filename: str, content: Any
+    ) -> Any:
+        """A file as multipart `file`, e.g. an RT's spreadsheet to the registry's import."""
+        headers = {"Authorization": f"Bearer {token}"}
+        files = {"file": (filename, content)}
+        try:
+            response = await self._clients[service].post(
+                path, files=files, headers=headers, timeout=httpx.Timeout(600.0, connect=5.0)
+            )
+        except httpx.HTTPError as error:
+            raise BackendError(service, 503, f"tidak terjangkau (unreachable): {error}") from None
+        if response.status_code >= 400:
+            raise BackendError.of(service, response)
+        return response.json()
+
+    async def text(self, service: Service, path: str, token: str) -> str:
+        try:
+            response = await self._clients[service].get(
+                path, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as error:
+            raise BackendError(service, 503, f"tidak terjangkau (unreachable): {error}") from None
+        if response.status_code >= 400:
+            raise BackendError.of(service, response)
+        return response.text
+
     async def lines(self, service: Service, path: str, token: str) -> AsyncIterator[str]:
         """The lines of a service's SSE stream, until it ends."""
         headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}

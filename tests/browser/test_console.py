@@ -489,3 +489,36 @@ def test_the_contribution_report_counts_per_rt_and_per_kader_and_downloads_as_xl
     assert book.sheetnames == ["Per RT", "Per kader"]
     people = {row[0]: row[1:] for row in book["Per kader"].iter_rows(values_only=True)}
     assert people["kader:Bu Wati"][0] >= 1  # her visit
+
+
+def test_an_rt_uploads_a_spreadsheet_and_reads_its_row_report(
+    system: tuple[Path, dict[str, str]], browser: Browser, tmp_path: Path
+) -> None:
+    _, urls = system
+    sheet = tmp_path / "rt-8-2.csv"
+    sheet.write_text(
+        "no_kk,kelurahan,rw,rt,alamat,nama_kepala,nama,jenis_kelamin,tanggal_lahir,hubungan\n"
+        "6474014444000001,Lok Tuan,8,2,Jl. Bakau No. 1,Hasanah,Hasanah,P,1985-02-11,kepala\n"
+        "6474014444000002,Lok Tuan,8,2,Jl. Bakau No. 2,Darto,Darto,X,1979-07-30,kepala\n",
+        encoding="utf-8",
+    )
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, urls["konsol"], "Pak Made", "rt", kelurahan="64.74.01.1003", rw="8", rt="2")
+    page.get_by_role("link", name="Unggah spreadsheet RT").click()
+    page.get_by_label("Berkas (.xlsx atau .csv)").set_input_files(sheet)
+    accessible(page)
+    page.get_by_role("button", name="Unggah").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Laporan impor rt-8-2.csv")
+    expect(page.locator('[data-figure="rows"]')).to_have_text("2")
+    expect(page.locator('[data-figure="households_created"]')).to_have_text("1")
+    expect(page.locator('[data-figure="rejected"]')).to_have_text("1")
+    rejected = page.locator('[data-table="ditolak"] tbody tr')
+    expect(rejected).to_have_count(1)
+    expect(rejected.first).to_contain_text("jenis_kelamin")
+    accessible(page)
+    shot(page, "laporan-impor-ponsel")
+    with page.expect_download() as downloaded:
+        page.get_by_role("link", name="Unduh laporan lengkap (CSV)").click()
+    assert "jenis_kelamin" in Path(downloaded.value.path()).read_text(encoding="utf-8")
+    context.close()
