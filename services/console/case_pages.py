@@ -5,15 +5,29 @@ criteria met, and its referrals with what the reader may do next."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.console import labels
 from services.console.backend import BackendError
+from services.console.growth_chart import GrowthChart, growth_chart
 from services.console.labels import EVENTS, event_label, event_name
+from services.console.session import Session
 from services.console.web import Web
+from sinergi.auth import Role
+
+UNDER_FIVE_DAYS = 1826
+
+
+HEALTH_READERS = frozenset({Role.KADER, Role.KELURAHAN})  # the registry's health roles
+
+
+def under_five(birth_date: str) -> bool:
+    return (labels.today() - date.fromisoformat(birth_date)).days < UNDER_FIVE_DAYS
 
 
 def routes(web: Web) -> APIRouter:
@@ -27,6 +41,25 @@ def routes(web: Web) -> APIRouter:
             return await call, None
         except BackendError as error:
             return None, error.pesan
+
+    async def growth_charts(
+        signed: Session, household_id: UUID, household: dict[str, Any] | None
+    ) -> list[GrowthChart]:
+        """Each under-five's chart, for the roles that may read health data (the registry
+        says which: a refusal leaves the chart out)."""
+        if household is None or signed.principal.role not in HEALTH_READERS:
+            return []
+        young = [m for m in household["members"] if under_five(m["birth_date"])]
+        found = await asyncio.gather(
+            *(
+                part(backend.get(
+                    "registry", f"/households/{household_id}/members/{m['id']}/growth",
+                    signed.token,
+                ))
+                for m in young
+            )
+        )  # fmt: skip
+        return [growth_chart(data) for data, _ in found if data is not None]
 
     @router.get("/rumah-tangga/{household_id}", response_class=HTMLResponse)
     async def case(request: Request, household_id: UUID, jenis: str = "") -> Response:
@@ -45,6 +78,7 @@ def routes(web: Web) -> APIRouter:
                                  {"household_id": str(household_id), "limit": 100})),
             )
         )  # fmt: skip
+        charts = await growth_charts(signed, household_id, household)
         entries = [
             e | {"label": event_label(e["type"]), "name": event_name(e["type"])}
             for e in (timeline or {}).get("entries", [])
@@ -64,6 +98,7 @@ def routes(web: Web) -> APIRouter:
             referrals=(found or {}).get("items", []),
             no_referrals=no_referrals,
             kinds=[(k, EVENTS.get(k, k)) for k in kinds],
+            charts=charts,
             jenis=jenis,
         )
 

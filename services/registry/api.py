@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from services.registry import areas, assessing, domain, handlers, queries, scope
 from services.registry.assessment import shipped_rulesets
+from services.registry.growth import hfa_curves as growth_lines
 from services.registry.schemas import (
     AddMember,
     Assess,
@@ -191,6 +192,26 @@ def routes(runtime: Runtime) -> APIRouter:
                 uow, household_id, member_id, **body.model_dump()
             )
         return MeasurementView.of(measurement_id, result)
+
+    @router.get(
+        "/households/{household_id}/members/{member_id}/growth",
+        dependencies=[*allow(Role.KADER, Role.KELURAHAN), here],
+        summary="Grafik pertumbuhan anak: pengukuran dan kurva WHO (growth chart data)",
+        description="The child's measurements (age, length/height, TB/U z-score and category) "
+        "and the WHO 2006 length/height-for-age lines at z = -3, -2, 0, +2, +3 for the child's "
+        "sex, 0-60 months. Health data: for cadres and the kelurahan only.",
+    )
+    async def growth_chart(household_id: UUID, member_id: UUID) -> dict[str, Any]:
+        with answers():
+            child, found = await queries.child_growth(engine, household_id, member_id)
+        return {
+            "member_id": member_id,
+            "name": child.name,
+            "sex": child.sex,
+            "birth_date": child.birth_date,
+            "measurements": found,
+            "curves": growth_lines(child.sex),
+        }
 
     @router.post(
         "/households/{household_id}/assessments",

@@ -393,3 +393,24 @@ def _round(z: float) -> float:
 
 def _beyond(z: float | None, limits: tuple[float, float]) -> bool:
     return z is not None and not limits[0] <= z <= limits[1]
+
+
+# The lines a growth chart draws: WHO 2006 length/height-for-age at these z-scores.
+CURVE_Z: Final = (-3, -2, 0, 2, 3)
+UNDER_FIVE_DAYS: Final = 1826
+
+
+def hfa_curves(sex: Sex, *, every_days: int = 30) -> dict[str, list[tuple[int, float]]]:
+    """Length/height (cm) at each of `CURVE_Z` by age in days, 0 to 60 months, every
+    `every_days` (L is 1 in these tables, so the value at z is M(1 + S z))."""
+    table = _LENGTH_FOR_AGE[sex]
+    days = [*range(0, UNDER_FIVE_DAYS, every_days), UNDER_FIVE_DAYS - 1]
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for z in CURVE_Z:
+        points = []
+        for day in days:
+            lam, mu, sigma = table[min(day, len(table) - 1)]
+            value = mu * (1 + lam * sigma * z) ** (1 / lam)
+            points.append((day, round(value, 1)))
+        curves[str(z)] = points
+    return curves

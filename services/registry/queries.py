@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry import store
 from services.registry.domain import Household, Member
-from services.registry.models import assessments, households, nik_conflicts
+from services.registry.models import assessments, households, measurements, nik_conflicts
 from services.registry.risks import stunting_risks
 
 
@@ -134,3 +134,18 @@ async def conflict_household(engine: AsyncEngine, conflict_id: UUID) -> UUID | N
             select(nik_conflicts.c.household_id).where(nik_conflicts.c.id == str(conflict_id))
         )
     return None if found is None else UUID(found)
+
+
+async def child_growth(
+    engine: AsyncEngine, household_id: UUID, member_id: UUID
+) -> tuple[Member, list[dict[str, Any]]]:
+    """A member of the household and their measurements, oldest first (NotFound otherwise)."""
+    m = measurements.c
+    async with engine.connect() as conn:
+        child = await store.load_member(conn, household_id, member_id)
+        rows = await conn.execute(
+            select(m.measured_on, m.age_days, m.length_height_cm, m.hfa_z, m.hfa_category)
+            .where(m.member_id == str(member_id))
+            .order_by(m.measured_on, m.recorded_at)
+        )
+        return child, [dict(row._mapping) for row in rows]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -386,6 +387,13 @@ def test_a_kader_records_a_measurement_and_sees_the_z_score_at_once(
     expect(page.locator('[data-hasil="ukur"]')).to_contain_text("z = -")
     accessible(page)
     shot(page, "ukur-anak-ponsel")
+    # The case page draws the child against the WHO lines, the new measurement on it.
+    page.goto(f"{urls['konsol']}/rumah-tangga/{home['id']}")
+    chart = page.get_by_role("img", name=re.compile("Bagas Pratama"))
+    expect(chart.locator("circle[data-measurement]")).to_have_count(1)
+    expect(chart.locator("polyline")).to_have_count(5)
+    accessible(page)
+    shot(page, "pertumbuhan-anak-ponsel")
     context.close()
 
 

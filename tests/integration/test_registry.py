@@ -17,6 +17,8 @@ from sinergi_contracts import (
     NikConflictResolved,
 )
 
+from sinergi.auth import Role
+from tests import tokens
 from tests.integration.test_slice import household
 from tests.system import eventually, start_system
 
@@ -354,3 +356,33 @@ async def test_a_new_family_card_keeps_the_household_and_its_history(settings_fo
         "previous_no_kk_last4": "0001",
         "no_kk_last4": "0077",
     }
+
+
+async def test_a_childs_growth_chart_has_the_who_lines_and_the_measurements_for_health_roles(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for, services=("registry",)) as system:
+        household_id = await registered(system.registry)
+        child = member(None, name="Bagas Pratama", sex="L", birth_date="2024-02-03",
+                       relation="anak")  # fmt: skip
+        child_id = (
+            await system.registry.post(f"/households/{household_id}/members", json=child)
+        ).json()["id"]
+        measured = {"measured_on": "2026-11-01", "length_height_cm": 88.0, "position": "standing"}
+        path = f"/households/{household_id}/members/{child_id}"
+        kader = tokens.bearer(Role.KADER, "Bu Nur", kelurahan="64.74.01.1003")
+        assert (await system.registry.post(f"{path}/measurements", json=measured,
+                                           headers=kader)).status_code == 201  # fmt: skip
+        chart = await system.registry.get(f"{path}/growth", headers=kader)
+        assert chart.status_code == 200, chart.text
+        body = chart.json()
+        assert sorted(body["curves"], key=float) == ["-3", "-2", "0", "2", "3"]
+        # WHO 2006 boys' median length at birth is 49.9 cm; at 60 months 110.0 cm.
+        assert body["curves"]["0"][0] == [0, 49.9]
+        assert body["curves"]["0"][-1][0] == 1825 and 109.5 < body["curves"]["0"][-1][1] < 110.5
+        (point,) = body["measurements"]
+        assert (point["measured_on"], point["length_height_cm"]) == ("2026-11-01", 88.0)
+        assert point["hfa_category"] in ("normal", "pendek", "sangat_pendek")
+        # Health data: an RT, who works without it, is refused.
+        rt = tokens.bearer(Role.RT, "pak-rt", kelurahan="64.74.01.1003", rw=3, rt=12)
+        assert (await system.registry.get(f"{path}/growth", headers=rt)).status_code == 403
