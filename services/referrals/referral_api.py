@@ -149,6 +149,10 @@ def _tagged(response: Response, referral: Referral) -> None:
     response.headers["ETag"] = f'"{referral.version}"'
 
 
+# The days a report may ask for: the platform's data, not the calendar's ends.
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+
 def routes(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["rujukan (referrals)"], responses=PROBLEMS)
     uow, engine, settings = runtime.uow, runtime.engine, runtime.settings
@@ -334,6 +338,14 @@ def routes(runtime: Runtime) -> APIRouter:
         start: Annotated[date, Query(alias="from")],
         end: Annotated[date, Query(alias="to")],
     ) -> dict[str, Any]:
+        for field, day in (("from", start), ("to", end)):
+            if not EARLIEST <= day <= LATEST:
+                raise unprocessable(
+                    FieldRejected(
+                        field=field, rule="range", pesan=f"antara {EARLIEST} dan {LATEST}",
+                        message=f"between {EARLIEST} and {LATEST}",
+                    )
+                )  # fmt: skip
         if end < start:
             raise unprocessable(
                 FieldRejected(

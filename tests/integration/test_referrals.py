@@ -477,3 +477,17 @@ async def test_contributions_count_per_rt_and_per_recorder_within_the_wita_days_
             headers=other,
         )  # fmt: skip
         assert theirs.json()["per_rt"] == []
+
+
+async def test_a_contribution_period_outside_the_platforms_years_is_refused_naming_the_field(
+    settings_for: Any,
+) -> None:
+    async with start_system(settings_for, services=("referrals",)) as system:
+        coordinator = tokens.bearer(Role.COORDINATOR, "Koordinator TKPK")
+        for start, end, field in (("0001-01-01", "2026-11-01", "from"),
+                                  ("2026-11-01", "9999-12-31", "to")):  # fmt: skip
+            answer = await system.referrals.get(
+                "/reports/contributions", params={"from": start, "to": end}, headers=coordinator
+            )
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["errors"][0]["field"] == field
