@@ -347,6 +347,9 @@ def test_an_rt_registers_a_household_on_a_phone_through_a_dropped_connection_sen
     page.get_by_label("Nama lengkap (sesuai KK)").fill("Rusmini")
     page.reload()
     expect(page.get_by_label("Nama lengkap (sesuai KK)")).to_have_value("Rusmini")
+    # Another user of the same phone sees neither this RT's drafts nor its queue.
+    keys = page.evaluate("Object.keys(localStorage)")
+    assert keys and all(":rt:Pak Joko" in k for k in keys), keys
 
     # The assessment of the city's ruleset: ten of its thirteen indicators met is extreme.
     page.get_by_role("link", name="Nilai kemiskinan").click()

@@ -4,7 +4,9 @@
 // Idempotency-Key, so a form sent twice (an answer lost on the way) is applied once.
 (function () {
   "use strict";
-  var QUEUE = "sinergi-antrean";
+  // Each user's own queue and drafts: on a phone two RTs share, one never sends the other's.
+  var USER = document.body.dataset.pengguna || "";
+  var QUEUE = "sinergi-antrean:" + USER;
   var status = document.getElementById("antrean-status");
 
   function load(name, fallback) {
@@ -66,7 +68,9 @@
     });
     return { route: route, body: body };
   }
-  function draftName(form) { return "sinergi-draf:" + location.pathname + ":" + form.id; }
+  function draftName(form) {
+    return "sinergi-draf:" + USER + ":" + location.pathname + ":" + form.id;
+  }
 
   var sending = false;
   function sendAll() {
