@@ -102,6 +102,9 @@ def routes(web: Web) -> APIRouter:
         as JSON (the phone's script shows it)."""
         signed = await web.signed_in(request, FIELD_ROLES)
         if isinstance(signed, Response):
+            if signed.status_code == 403:  # signed in, not a field role: refused for good
+                return JSONResponse({"pesan": "bukan untuk peran Anda"}, status_code=403)
+            # Not signed in (the session ran out): the phone keeps the form until it is.
             return JSONResponse({"pesan": "masuk dulu (sign in first)"}, status_code=401)
         key = request.headers.get(HEADER, "")
         if not SENDABLE.fullmatch(path) or not KEY.fullmatch(key):
