@@ -45,4 +45,27 @@ def routes(web: Web) -> APIRouter:
             more=found["next_after"] is not None,
         )  # fmt: skip
 
+    @router.get("/daftar-rumah-tangga", response_class=HTMLResponse)
+    async def household_list(
+        request: Request, kelurahan: str = "", kemiskinan: str = "miskin_ekstrem"
+    ) -> Response:
+        """Verified households by kelurahan and current poverty status: the list behind the
+        dashboard's "now" figure."""
+        signed = await web.signed_in(request, LIST_ROLES)
+        if isinstance(signed, Response):
+            return signed
+        params: dict[str, str | int] = {"verification": "verified", "limit": 200}
+        if kelurahan and kelurahan != "kota":
+            params["kelurahan_code"] = kelurahan
+        if kemiskinan:
+            params["poverty_status"] = kemiskinan
+        try:
+            found = await web.backend.get("registry", "/households", signed.token, params)
+        except BackendError as error:
+            return web.page(request, "gangguan.html", 502, error=error, user=signed.principal)
+        return await web.view(
+            request, "daftar_rumah_tangga.html", signed, items=found["items"],
+            kelurahan=kelurahan, kemiskinan=kemiskinan, more=found["next_after"] is not None,
+        )  # fmt: skip
+
     return router

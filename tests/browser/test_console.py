@@ -105,7 +105,8 @@ def sign_in(page: Page, console: str, name: str, role: str, **area: str) -> None
 
 
 def figure(page: Page, card: str, name: str) -> int:
-    return int(page.locator(f'[data-kelurahan="{card}"] [data-figure="{name}"]').inner_text())
+    shown = page.locator(f'[data-kelurahan="{card}"] [data-figure="{name}"]').inner_text()
+    return int(re.match(r"\d+", shown.strip()).group())  # type: ignore[union-attr]
 
 
 def test_a_coordinator_reads_the_100_day_dashboard_and_sees_it_update_live(
@@ -166,6 +167,16 @@ def test_a_coordinator_reads_the_100_day_dashboard_and_sees_it_update_live(
     expect(page.locator('[data-figure="stunting_found"]')).to_have_text(str(before + 1))
     print(f"event → dashboard updated in the browser: {time.perf_counter() - sent:.2f} s")
     shot(page, "dasbor-langsung")
+
+    # The city's "now" opens its extreme-poor verified households.
+    now = figure(page, "kota", "now")
+    page.locator('[data-kelurahan="kota"] [data-figure="now"] a').click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Daftar rumah tangga")
+    expect(page.locator('[data-table="rumah-tangga"] tr[data-household]')).to_have_count(
+        min(now, 200)
+    )
+    accessible(page)
+    page.go_back()
 
     # Every count of the funnel opens the list behind it, and each referral its page.
     dspm = {f["agency"]: f for f in report["funnel"]}["dspm"]["by_status"]["requested"]
