@@ -34,6 +34,7 @@ from sinergi.errors import FieldRejected, problem, unprocessable
 HEADER: Final = "Idempotency-Key"
 KEY: Final = re.compile(r"[A-Za-z0-9_-]{8,100}")
 STATE: Final = "idempotency_claim"
+_HEADER_BYTES: Final = HEADER.lower().encode()  # ASGI header names are lower-case bytes
 
 
 @dataclass
@@ -139,7 +140,11 @@ class Recorder:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not any(name == _HEADER_BYTES for name, _ in scope["headers"])
+        ):  # most commands carry no key: their answers pass through untouched
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})  # shared with the routes below, which put the claim in it
