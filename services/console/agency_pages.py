@@ -58,7 +58,7 @@ def routes(web: Web) -> APIRouter:
                 {"agency": agency, "status": status, "limit": 200},
             )
         except BackendError as error:
-            return web.page(request, "gangguan.html", 502, error=error, user=signed.principal)
+            return web.trouble(request, error, signed.principal)
         now = datetime.now(UTC)
         items = [item | {"age_days": age_days(item["requested_at"], now)} for item in page["items"]]
         return await web.view(
@@ -81,7 +81,7 @@ def routes(web: Web) -> APIRouter:
             referral = await backend.get("referrals", f"/referrals/{referral_id}", signed.token)
             directory = await backend.get("referrals", "/directory", signed.token)
         except BackendError as failed:
-            return web.page(request, "gangguan.html", 502, error=failed, user=signed.principal)
+            return web.trouble(request, failed, signed.principal)
         others = [p for p in directory["programmes"] if p["agency"] != referral["agency"]]
         return await web.view(
             request,

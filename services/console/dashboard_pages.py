@@ -42,7 +42,7 @@ def routes(web: Web) -> APIRouter:
         try:
             context = await panel_context(signed)
         except BackendError as error:
-            return web.page(request, "gangguan.html", 502, error=error, user=signed.principal)
+            return web.trouble(request, error, signed.principal)
         if template == PANEL:  # the live re-read: no header, no inbox count
             return web.page(request, template, **context)
         return await web.view(request, template, signed, **context)

@@ -36,7 +36,7 @@ def routes(web: Web) -> APIRouter:
                     "registry", "/households", signed.token, {"verification": tab, "limit": 100}
                 )
         except BackendError as failed:
-            return web.page(request, "gangguan.html", 502, error=failed, user=signed.principal)
+            return web.trouble(request, failed, signed.principal)
         return await web.view(
             request, "meja.html", signed, status, tab=tab, tabs=TABS, items=found["items"],
             error=error,

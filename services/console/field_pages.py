@@ -51,7 +51,7 @@ def routes(web: Web) -> APIRouter:
         try:
             found = await backend.get("registry", "/households", signed.token, params)
         except BackendError as error:
-            return web.page(request, "gangguan.html", 502, error=error, user=p)
+            return web.trouble(request, error, p)
         return await web.view(request, "lapangan.html", signed, households=found["items"])
 
     @router.get("/lapangan/rumah-tangga/baru", response_class=HTMLResponse)
@@ -69,9 +69,7 @@ def routes(web: Web) -> APIRouter:
         try:
             found = await backend.get("registry", f"/households/{household_id}", signed.token)
         except BackendError as error:
-            return web.page(
-                request, "gangguan.html", error.status, error=error, user=signed.principal
-            )
+            return web.trouble(request, error, signed.principal, error.status)
         return await web.view(
             request, "lapangan_anggota.html", signed, h=found, relations=RELATIONS,
             today=labels.today().isoformat(),
@@ -87,9 +85,7 @@ def routes(web: Web) -> APIRouter:
             found = await backend.get("registry", f"/households/{household_id}", signed.token)
             rulesets = await backend.get("registry", "/rulesets", signed.token)
         except BackendError as error:
-            return web.page(
-                request, "gangguan.html", error.status, error=error, user=signed.principal
-            )
+            return web.trouble(request, error, signed.principal, error.status)
         rulesets.sort(key=lambda r: (r["key"] != CITY_RULESET, r["key"]))
         chosen = next((r for r in rulesets if r["key"] == aturan), rulesets[0])
         return await web.view(

@@ -49,7 +49,7 @@ def routes(web: Web) -> APIRouter:
         try:
             found = await backend.get("registry", f"/imports/{import_id}", signed.token)
         except BackendError as error:
-            return web.page(request, "gangguan.html", 502, error=error, user=signed.principal)
+            return web.trouble(request, error, signed.principal)
         return await web.view(request, "impor.html", signed, r=found)
 
     @router.get("/lapangan/impor/{import_id}/laporan.csv")
@@ -60,7 +60,7 @@ def routes(web: Web) -> APIRouter:
         try:
             text = await backend.text("registry", f"/imports/{import_id}/report.csv", signed.token)
         except BackendError as error:
-            return web.page(request, "gangguan.html", 502, error=error, user=signed.principal)
+            return web.trouble(request, error, signed.principal)
         return Response(
             text,
             media_type="text/csv; charset=utf-8",

@@ -25,7 +25,7 @@ def routes(web: Web) -> APIRouter:
                 "notifications", "/inbox", signed.token, {"recipient": recipient, "limit": 50}
             )
         except BackendError as error:
-            return web.page(request, "gangguan.html", 502, error=error, user=signed.principal)
+            return web.trouble(request, error, signed.principal)
         return await web.view(
             request, "kotak_masuk.html", signed, unread=found["unread"], items=found["items"],
             recipient=recipient,
@@ -40,7 +40,7 @@ def routes(web: Web) -> APIRouter:
         try:
             await web.backend.post("notifications", "/inbox/read", signed.token, body)
         except BackendError as error:
-            return web.page(request, "gangguan.html", 502, error=error, user=signed.principal)
+            return web.trouble(request, error, signed.principal)
         return RedirectResponse("/kotak-masuk", status_code=303)
 
     return router

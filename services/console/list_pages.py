@@ -36,7 +36,7 @@ def routes(web: Web) -> APIRouter:
         try:
             found = await web.backend.get("referrals", "/referrals", signed.token, params)
         except BackendError as error:
-            return web.page(request, "gangguan.html", 502, error=error, user=signed.principal)
+            return web.trouble(request, error, signed.principal)
         now = datetime.now(UTC)
         items = [i | {"age_days": age_days(i["requested_at"], now)} for i in found["items"]]
         return await web.view(
@@ -62,7 +62,7 @@ def routes(web: Web) -> APIRouter:
         try:
             found = await web.backend.get("registry", "/households", signed.token, params)
         except BackendError as error:
-            return web.page(request, "gangguan.html", 502, error=error, user=signed.principal)
+            return web.trouble(request, error, signed.principal)
         return await web.view(
             request, "daftar_rumah_tangga.html", signed, items=found["items"],
             kelurahan=kelurahan, kemiskinan=kemiskinan, more=found["next_after"] is not None,

@@ -64,7 +64,7 @@ def routes(web: Web) -> APIRouter:
                 {"from": start.isoformat(), "to": end.isoformat()},
             )  # fmt: skip
         except BackendError as error:
-            return web.page(request, "gangguan.html", 502, error=error, user=signed.principal)
+            return web.trouble(request, error, signed.principal)
         return signed, found
 
     @router.get("/laporan/kontribusi", response_class=HTMLResponse)

@@ -66,6 +66,12 @@ class Web:
         context.setdefault("user", None)
         return self.templates.TemplateResponse(request, name, context, status_code=status_code)
 
+    def trouble(
+        self, request: Request, error: BackendError, user: Principal, status_code: int = 502
+    ) -> HTMLResponse:
+        """The page instead of one whose service did not answer as it should."""
+        return self.page(request, "gangguan.html", status_code, error=error, user=user)
+
     async def view(
         self,
         request: Request,
