@@ -161,9 +161,16 @@ class Verifier(Protocol):
 
 
 def checked_principal(
-    token: str, key: Any, algorithms: list[str], issuer: str, audience: str
+    token: str,
+    key: Any,
+    algorithms: list[str],
+    issuer: str,
+    audience: str,
+    claims_object: str | None = None,
 ) -> Principal:
-    """The principal of `token`, checked with `key`: signature, expiry, issuer, audience."""
+    """The principal of `token`, checked with `key`: signature, expiry, issuer, audience.
+    With `claims_object`, the role and scope claims are read from that claim's object (the
+    subject stays the token's own `sub`)."""
     try:
         claims = jwt.decode(
             token,
@@ -173,6 +180,14 @@ def checked_principal(
             audience=audience,
             options={"require": ["exp", "iat", "sub", "iss", "aud"]},
         )
+        if claims_object is not None:
+            nested = claims.get(claims_object)
+            if not isinstance(nested, Mapping):
+                raise ValueError(
+                    f"token tanpa klaim {claims_object} (the token has no {claims_object!r} "
+                    "object with the role and scope claims)"
+                )
+            claims = {**nested, "sub": claims["sub"]}
         return Principal.of(claims)
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("token kedaluwarsa (token expired)") from None
@@ -193,13 +208,23 @@ class JwksVerifier:
     provider rotated), at most once a minute so that made-up key ids cannot flood it.
     """
 
-    def __init__(self, jwks_url: str, *, issuer: str, audience: str) -> None:
+    def __init__(
+        self, jwks_url: str, *, issuer: str, audience: str, claims_object: str | None = None
+    ) -> None:
         self._url, self._issuer, self._audience = jwks_url, issuer, audience
+        self._claims_object = claims_object
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = -JWKS_REFRESH_SECONDS
         self._lock = asyncio.Lock()
 
     async def verify(self, token: str) -> Principal:
+        key = await self.key_for(token)
+        return checked_principal(
+            token, key, PROVIDER_ALGORITHMS, self._issuer, self._audience, self._claims_object
+        )
+
+    async def key_for(self, token: str) -> jwt.PyJWK:
+        """The provider's key that signed `token` (by its `kid`); Unauthenticated if none."""
         try:
             kid = jwt.get_unverified_header(token).get("kid", "")
         except jwt.PyJWTError as error:
@@ -207,7 +232,7 @@ class JwksVerifier:
         key = self._keys.get(kid) or await self._refreshed(kid)
         if key is None:
             raise Unauthenticated(f"kunci token tidak dikenal (unknown signing key {kid!r})")
-        return checked_principal(token, key, PROVIDER_ALGORITHMS, self._issuer, self._audience)
+        return key
 
     async def _refreshed(self, kid: str) -> jwt.PyJWK | None:
         async with self._lock:
@@ -336,6 +361,7 @@ def verifier_for(settings: Any) -> Verifier:
                 settings.auth_jwks_url,
                 issuer=settings.auth_issuer,
                 audience=settings.auth_audience,
+                claims_object=settings.auth_claims_object,
             )
         )
     if settings.auth_key_file:

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     )
     auth_issuer: str = Field(default=EMBEDDED_ISSUER, description="Tokens' expected `iss`")
     auth_audience: str = Field(default=AUDIENCE, description="Tokens' expected `aud`")
+    auth_claims_object: str | None = Field(
+        default=None,
+        description="The claim holding Sinergi's role and scope claims when the OIDC provider "
+        "nests them in one object (Keycloak mapper `sinergi.role` → `sinergi`); none: top level",
+    )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body (a bigger one: 413)"
     )
@@ -134,6 +139,17 @@ class Settings(BaseSettings):
     )
     console_notifications_url: str = Field(
         default="http://127.0.0.1:8103", description="Console: the notifications service's API"
+    )
+    console_oidc_client_id: str | None = Field(
+        default=None, description="Console: its client at the OIDC provider (sign-in)"
+    )
+    console_oidc_client_secret: str | None = Field(
+        default=None, description="Console: that client's secret (a confidential client)"
+    )
+    console_public_url: str | None = Field(
+        default=None,
+        description="Console: its address as browsers reach it, for the sign-in's redirect URI "
+        "(none: the address of the request)",
     )
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import sinergi.auth
-from sinergi.auth import Principal, Role, roles_of
+from sinergi.auth import Principal, Role, checked_principal, roles_of
 from sinergi.catalogue import SERVICE_NAMES
 from sinergi.config import Settings
 from sinergi.issuer import KeyFileVerifier, ensure_key, issue
@@ -279,3 +279,26 @@ async def test_a_remembered_token_still_expires() -> None:
     forged = short[:-4] + ("AAAA" if not short.endswith("AAAA") else "BBBB")
     with pytest.raises(sinergi.auth.Unauthenticated):
         await verifier.verify(forged)  # a changed signature is another key: checked again
+
+
+def test_role_and_scope_may_sit_in_one_claim_object_of_the_provider() -> None:
+    """SINERGI_AUTH_CLAIMS_OBJECT: a provider that nests its users' attributes (Keycloak's
+    `sinergi.role` mappers, nanoidp's `attributes`) is read there; the subject stays `sub`."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    base = {"sub": "bu-rt", "iss": "idp", "aud": "sinergi", "iat": now, "exp": now + 60}
+
+    def principal(**claims: Any) -> Principal:
+        token = jwt.encode(base | claims, key, algorithm="RS256")
+        return checked_principal(
+            token, key.public_key(), ["RS256"], "idp", "sinergi", claims_object="sinergi"
+        )
+
+    nested = {"role": "rt", "kelurahan": "64.74.01.1003", "rw": 2, "rt": 3, "sub": "orang-lain"}
+    assert principal(sinergi=nested) == Principal(
+        "bu-rt", Role.RT, kelurahan="64.74.01.1003", rw=2, rt=3
+    )
+    with pytest.raises(sinergi.auth.Unauthenticated, match="no 'sinergi' object"):
+        principal(role="coordinator")  # top-level claims are not read in its place
+    with pytest.raises(sinergi.auth.Unauthenticated, match="unknown role"):
+        principal(sinergi={})

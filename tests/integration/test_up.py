@@ -26,8 +26,9 @@ URL_LINE = re.compile(r"^\s+(registry|referrals|notifications|konsol)\s+(?:API|W
 class Up:
     """One `sinergi up` process whose printed URLs are collected as they appear."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, settings: dict[str, str] | None = None):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")}
+        env |= settings or {}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sinergi.cli", "up", "--data-dir", str(data_dir)],
             stdout=subprocess.PIPE,
