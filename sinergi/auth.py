@@ -361,7 +361,7 @@ def verifier_for(settings: Any) -> Verifier:
                 settings.auth_jwks_url,
                 issuer=settings.auth_issuer,
                 audience=settings.auth_audience,
-                claims_object=settings.auth_claims_object,
+                claims_object=settings.auth_claims_object or None,  # compose passes ""
             )
         )
     if settings.auth_key_file:

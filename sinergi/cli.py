@@ -108,7 +108,7 @@ def serve(
     from sinergi.migrate import upgrade
     from sinergi.service import create_service_app
 
-    settings = Settings()  # filled from the environment
+    settings = Settings.for_console() if service == CONSOLE else Settings()  # from the env
     configure_logging(level=settings.log_level, json_lines=settings.log_json)
     if service == CONSOLE:  # pages over the services' APIs: no database, no NATS of its own
         from services.console.app import create_console_app

@@ -151,6 +151,10 @@ class Settings(BaseSettings):
         description="Console: its address as browsers reach it, for the sign-in's redirect URI "
         "(none: the address of the request)",
     )
+    needs_nats: bool = Field(
+        default=True,
+        description="Whether this process connects to NATS (`sinergi serve console` does not)",
+    )
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"
     log_json: bool = True
@@ -195,12 +199,23 @@ class Settings(BaseSettings):
                 raise ValueError("auth_jwks_url: production needs the OIDC provider's JWKS URL")
             if self.auth_issuer == EMBEDDED_ISSUER:
                 raise ValueError("auth_issuer: production needs the OIDC provider's issuer URL")
-            if not self.nats_user or not self.nats_password:
+            if self.needs_nats and (not self.nats_user or not self.nats_password):
                 raise ValueError(
                     "nats_user, nats_password: produksi butuh kredensial NATS layanan ini "
                     "(production needs this service's own NATS credentials)"
                 )
         return self
+
+    @classmethod
+    def for_console(cls) -> Settings:
+        """The console's, from the environment: it reads the services' APIs and has neither a
+        database nor a NATS connection, so it is not asked for them (the values set here are
+        never used)."""
+        return cls(
+            needs_nats=False,
+            database_url="sqlite+aiosqlite:///:memory:",
+            nats_servers=["nats://unused.invalid:4222"],
+        )
 
     def nats_options(self) -> dict[str, Any]:
         """Connection options with this service's NATS credentials (if any)."""

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sinergi.config import Settings
 from sinergi.natsserver import nats_server_binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,3 +161,22 @@ def test_nats_server_accepts_node_config(
         timeout=30,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", [*SINERGI_SERVICES, "console"])
+def test_each_process_starts_with_the_settings_compose_gives_it(
+    compose: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Production settings refuse what is missing (an OIDC provider, NATS credentials): what
+    compose passes must get past them, or the container would stop at start."""
+    for key in [k for k in os.environ if k.startswith("SINERGI_")]:
+        monkeypatch.delenv(key)
+    for key, value in interpolated(environment(service(compose, name))).items():
+        monkeypatch.setenv(key, value)
+    settings = Settings.for_console() if name == "console" else Settings()
+    assert settings.environment == "production"
+    assert settings.auth_jwks_url and settings.auth_key_file is None
+    if name == "console":
+        assert settings.console_oidc_client_id and settings.console_oidc_client_secret
+        assert settings.console_referrals_url == "http://referrals:8000"
+        assert service(compose, name)["command"] == ["sinergi", "serve", "console"]

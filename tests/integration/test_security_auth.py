@@ -157,6 +157,7 @@ def test_production_refuses_the_built_in_issuer_and_wants_a_provider_and_nats_cr
     with pytest.raises(ValidationError, match="own NATS credentials"):
         Settings(**base, **provider, nats_user="registry")
     Settings(**base, **provider, nats_user="registry", nats_password="from-the-vault")
+    Settings(**base, **provider, needs_nats=False)  # the console's: it has no NATS connection
 
 
 def test_a_token_names_its_role_and_the_scope_the_role_needs() -> None:
