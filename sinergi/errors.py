@@ -42,6 +42,7 @@ _RULES_ID: dict[str, str] = {
     "model_attributes_type": "harus berupa objek JSON",
     "dict_type": "harus berupa objek JSON",
     "list_type": "harus berupa daftar",
+    "too_long": "paling banyak {max_length} nilai",
     "extra_forbidden": "tidak dikenal (field tidak diizinkan)",
     "value_error": "tidak valid",
 }

@@ -93,16 +93,20 @@ class KelurahanRow:
     chart: Burndown
 
 
-def kelurahan(report: dict[str, Any]) -> list[KelurahanRow]:
+def card_name(code: str) -> str:
+    """A 100-day card's name: its kelurahan's, or the city's for "kota"."""
     known = areas()
+    return "Kota Bontang" if code == "kota" else known[code].name if code in known else code
+
+
+def kelurahan(report: dict[str, Any]) -> list[KelurahanRow]:
     rows = []
     for x in report["hundred_days"]:
         code = x["kelurahan_code"]
-        name = "Kota Bontang" if code == "kota" else known[code].name if code in known else code
         rows.append(
             KelurahanRow(
                 code=code,
-                name=name,
+                name=card_name(code),
                 day=x["day"],
                 at_start=x["extreme_at_start"],
                 now=x["extreme_now"],

@@ -96,12 +96,9 @@ def routes(web: Web) -> APIRouter:
     async def send(request: Request, path: str) -> Response:
         """One field command, passed to the registry with its key: the registry's answer back,
         as JSON (the phone's script shows it)."""
-        signed = await web.signed_in(request, FIELD_ROLES)
+        signed = await web.signed_in_for_script(request, FIELD_ROLES)
         if isinstance(signed, Response):
-            if signed.status_code == 403:  # signed in, not a field role: refused for good
-                return JSONResponse({"pesan": "bukan untuk peran Anda"}, status_code=403)
-            # Not signed in (the session ran out): the phone keeps the form until it is.
-            return JSONResponse({"pesan": "masuk dulu (sign in first)"}, status_code=401)
+            return signed
         key = request.headers.get(HEADER, "")
         if not SENDABLE.fullmatch(path) or not KEY.fullmatch(key):
             return JSONResponse({"pesan": "formulir tidak dikenal"}, status_code=404)

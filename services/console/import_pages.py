@@ -1,6 +1,8 @@
 """An RT's spreadsheet (XLSX or CSV, one row per member) uploaded to the registry's bulk
 import, and its row report: what was created, and each rejected row with its column and rule.
-An upload is sent while the page is open (a file is not kept on the phone)."""
+
+The page's script (`static/unggah.js`) keeps the chosen file on the phone until the console
+has taken it and asks for JSON; without the script the form posts and is redirected."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, File, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from services.console.backend import BackendError
 from services.console.web import Web
@@ -30,7 +32,12 @@ def routes(web: Web) -> APIRouter:
 
     @router.post("/lapangan/unggah", response_class=HTMLResponse)
     async def upload(request: Request, file: Annotated[UploadFile, File()]) -> Response:
-        signed = await web.signed_in(request, UPLOAD_ROLES)
+        script = "application/json" in request.headers.get("accept", "")
+        signed = await (
+            web.signed_in_for_script(request, UPLOAD_ROLES)
+            if script
+            else web.signed_in(request, UPLOAD_ROLES)
+        )
         if isinstance(signed, Response):
             return signed
         try:
@@ -38,8 +45,13 @@ def routes(web: Web) -> APIRouter:
                 "registry", "/imports", signed.token, file.filename or "unggahan", file.file
             )
         except BackendError as error:
+            if script:
+                return JSONResponse({"pesan": error.pesan}, status_code=error.status)
             return await web.view(request, "unggah.html", signed, error.status, error=error.pesan)
-        return RedirectResponse(f"/lapangan/impor/{done['id']}", status_code=303)
+        report = f"/lapangan/impor/{done['id']}"
+        if script:
+            return JSONResponse({"laporan": report})
+        return RedirectResponse(report, status_code=303)
 
     @router.get("/lapangan/impor/{import_id}", response_class=HTMLResponse)
     async def report(request: Request, import_id: UUID) -> Response:

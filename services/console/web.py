@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from services.console import labels, session
@@ -102,3 +102,16 @@ class Web:
         if roles is not None and signed.principal.role not in roles:
             return self.page(request, "ditolak.html", 403, user=signed.principal)
         return signed
+
+    async def signed_in_for_script(
+        self, request: Request, roles: Collection[Role]
+    ) -> session.Session | Response:
+        """As `signed_in`, answered in JSON for a page's script that sends what waits on the
+        phone: 403 for another role (refused for good), 401 when nobody is signed in (the
+        session ran out: the phone keeps it until someone is)."""
+        signed = await self.signed_in(request, roles)
+        if not isinstance(signed, Response):
+            return signed
+        if signed.status_code == 403:
+            return JSONResponse({"pesan": "bukan untuk peran Anda"}, status_code=403)
+        return JSONResponse({"pesan": "masuk dulu (sign in first)"}, status_code=401)

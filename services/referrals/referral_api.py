@@ -131,6 +131,40 @@ class ReferralPage(BaseModel):
     next_after: str | None = Field(description="Kirim sebagai `after` untuk halaman berikutnya")
 
 
+class CohortHouseholdView(BaseModel):
+    household_id: UUID
+    kelurahan_code: str
+    rw: int
+    rt: int
+    poverty_status: str | None = Field(description="Status kemiskinan kini (poverty status now)")
+
+
+class CohortPageView(BaseModel):
+    """Rumah tangga di balik satu angka 100 hari, urut ID (the households behind a figure)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "household_id": _HOUSEHOLD,
+                            "kelurahan_code": "64.74.01.1003",
+                            "rw": 3,
+                            "rt": 12,
+                            "poverty_status": "miskin_ekstrem",
+                        }
+                    ],
+                    "next_after": None,
+                }
+            ]
+        }
+    )
+
+    items: list[CohortHouseholdView]
+    next_after: str | None = Field(description="Kirim sebagai `after` untuk halaman berikutnya")
+
+
 def _expected(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
@@ -322,6 +356,54 @@ def routes(runtime: Runtime) -> APIRouter:
     )
     async def hundred_days() -> list[dict[str, Any]]:
         return [asdict(x) for x in await reports.hundred_days(engine, directory, use_cases.now())]
+
+    @router.get(
+        "/reports/hundred-days/households",
+        dependencies=allow(*MANAGERS),
+        tags=["laporan (reports)"],
+        summary="100 hari: rumah tangga di balik angka (the households behind a figure)",
+        description="The verified households one figure of `/reports/hundred-days` counts for "
+        "a priority kelurahan or `kota`: `at_start` (extreme poor at day 0), `now` (extreme "
+        "poor now), `graduated`; classified as the figures are, ordered by household id. A "
+        "kelurahan lists its own, a kecamatan its kelurahan's (another's: 403), an agency the "
+        "households it serves; `kota` is the caller's share of the city.",
+    )
+    async def hundred_days_households(
+        principal: Caller,
+        request: Request,
+        kelurahan: Annotated[
+            str, Query(max_length=16, description="Kode kelurahan prioritas, atau `kota`")
+        ],
+        cohort: Annotated[
+            reports.Cohort,
+            Query(description="at_start: hari ke-0; now: kini; graduated: lulus"),
+        ],
+        purpose: Purpose = None,
+        after: UUID | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> CohortPageView:
+        if kelurahan != "kota":
+            if kelurahan not in directory.hundred_days_kelurahan:
+                raise unprocessable(
+                    FieldRejected(
+                        field="kelurahan", rule="hundred_days",
+                        pesan="bukan kelurahan prioritas 100 hari; kodenya, atau `kota`",
+                        message="not a priority kelurahan of the 100 days; its code, or `kota`",
+                    )
+                )  # fmt: skip
+            scope.check_kelurahan(principal, kelurahan)
+        page = await reports.cohort_households(
+            engine, directory, kelurahan, cohort,
+            after=None if after is None else str(after), limit=limit,
+            within=scope.visible_households(principal),
+        )  # fmt: skip
+        # The list names households: each one shown is recorded (the read itself, if none).
+        shown: list[str | None] = [h.household_id for h in page.items] or [None]
+        await record_reads(engine, reads, request, principal, "hundred-days", shown, purpose)
+        return CohortPageView(
+            items=[CohortHouseholdView(**asdict(h)) for h in page.items],
+            next_after=page.next_after,
+        )
 
     @router.get(
         "/reports/contributions",

@@ -9,7 +9,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 from uuid import UUID
 
 from sinergi_contracts import (
@@ -152,16 +152,17 @@ class HundredDays:
 Histories = dict[str, tuple[str, list[tuple[datetime, str]]]]  # household: (kelurahan, changes)
 
 
-async def verified_histories(engine: AsyncEngine) -> Histories:
+async def verified_histories(engine: AsyncEngine, *where: ColumnElement[bool]) -> Histories:
     """Each verified household's kelurahan and poverty status changes, in time order: what the
-    100-day figures count (only verified data counts in targets). One query, joined."""
+    100-day figures count (only verified data counts in targets). One query, joined; `where`,
+    conditions on `household_facts` narrowing the households (a kelurahan, a caller's share)."""
     h, p = household_facts.c, poverty_history.c
     found: Histories = {}
     async with engine.connect() as conn:
         rows = await conn.execute(
             select(p.household_id, h.kelurahan_code, p.since, p.status)
             .join(household_facts, h.household_id == p.household_id)
-            .where(h.verified.is_(True))
+            .where(h.verified.is_(True), *where)
         )
         for household_id, kelurahan_code, since, status in rows:
             entry = found.get(household_id)
@@ -177,31 +178,100 @@ def _start(directory: Directory) -> datetime:
     return datetime.combine(directory.hundred_days_start, time(), WITA).astimezone(UTC)
 
 
+# The figures of a 100-day card whose households can be listed, by the name the API uses.
+Cohort = Literal["at_start", "now", "graduated"]
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Which of a card's figures one verified household counts in."""
+
+    at_start: bool  # extreme at day 0: its last status before the start (WITA midnight)
+    now: bool  # extreme now: its last status
+    graduated: bool  # extreme at the start or since, not extreme now
+
+
+def standing(changes: list[tuple[datetime, str]], start: datetime) -> Standing:
+    """The one classification behind both the 100-day counts and their lists, so a list can
+    never disagree with the figure it opens. `changes`: statuses in time order, at least one."""
+    before = [s for at, s in changes if at < start]
+    at_start = bool(before) and before[-1] == "miskin_ekstrem"
+    ever = at_start or any(s == "miskin_ekstrem" for at, s in changes if at >= start)
+    now_extreme = changes[-1][1] == "miskin_ekstrem"
+    return Standing(at_start, now_extreme, ever and not now_extreme)
+
+
 async def hundred_days(
     engine: AsyncEngine, directory: Directory, now: datetime, histories: Histories | None = None
 ) -> list[HundredDays]:
-    """Per priority kelurahan and the city: verified extreme-poor households at day 0 and now.
-
-    A household's status at day 0 is its last status before the start (WITA midnight).
-    """
+    """Per priority kelurahan and the city: verified extreme-poor households at day 0 and now,
+    and graduated, as `standing` classifies them."""
     start = _start(directory)
     if histories is None:
         histories = await verified_histories(engine)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for kelurahan_code, changes in histories.values():
-        before = [s for at, s in changes if at < start]
-        at_start = bool(before) and before[-1] == "miskin_ekstrem"
-        ever = at_start or any(s == "miskin_ekstrem" for at, s in changes if at >= start)
-        now_extreme = changes[-1][1] == "miskin_ekstrem"
+        stands = standing(changes, start)
         for key in (kelurahan_code, "kota"):
-            counts[key][0] += at_start
-            counts[key][1] += now_extreme
-            counts[key][2] += ever and not now_extreme
+            counts[key][0] += stands.at_start
+            counts[key][1] += stands.now
+            counts[key][2] += stands.graduated
     day = max(0, (now - start).days)
     return [
         HundredDays(code, day, *counts[code])
         for code in [*directory.hundred_days_kelurahan, "kota"]
     ]
+
+
+@dataclass(frozen=True)
+class CohortHousehold:
+    household_id: str
+    kelurahan_code: str
+    rw: int
+    rt: int
+    poverty_status: str | None
+
+
+@dataclass(frozen=True)
+class CohortPage:
+    items: list[CohortHousehold]
+    next_after: str | None  # the last id here, when more follow
+
+
+async def cohort_households(
+    engine: AsyncEngine,
+    directory: Directory,
+    kelurahan: str,
+    cohort: Cohort,
+    *,
+    after: str | None,
+    limit: int,
+    within: ColumnElement[bool] | None = None,
+) -> CohortPage:
+    """The households one figure of `hundred_days` counts, for a kelurahan code or "kota", by
+    household id; `after` is the last id of the previous page; `within`, the caller's share
+    (scope.visible_households). Each page classifies afresh the histories of its area past
+    `after` (the city's, for "kota"): `standing` is Python, so SQL cannot page it."""
+    h = household_facts.c
+    where = [] if kelurahan == "kota" else [h.kelurahan_code == kelurahan]
+    if within is not None:
+        where.append(within)
+    if after:
+        where.append(h.household_id > after)
+    start = _start(directory)
+    histories = await verified_histories(engine, *where)
+    counted = sorted(
+        key for key, (_, changes) in histories.items() if getattr(standing(changes, start), cohort)
+    )
+    page = counted[:limit]
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(h.household_id, h.kelurahan_code, h.rw, h.rt, h.poverty_status)
+            .where(h.household_id.in_(page))
+            .order_by(h.household_id)
+        )
+        items = [CohortHousehold(*row) for row in rows]
+    return CohortPage(items, page[-1] if len(counted) > limit else None)
 
 
 def benefits(household_referrals: list[Referral]) -> list[dict[str, Any]]:

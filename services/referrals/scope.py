@@ -52,6 +52,36 @@ def sees_referral(principal: Principal, referral: Referral) -> bool:
     return False
 
 
+def _in_area(principal: Principal) -> ColumnElement[bool]:
+    facts = household_facts.c
+    if principal.role is Role.KECAMATAN:
+        return facts.kelurahan_code.startswith(f"{principal.kecamatan}.", autoescape=True)
+    return facts.kelurahan_code == principal.kelurahan
+
+
+def visible_households(principal: Principal) -> ColumnElement[bool] | None:
+    """The SQL condition on `household_facts` for the households the caller sees (None:
+    every one): an agency's through its referrals, the others' by area."""
+    if principal.city_wide:
+        return None
+    if principal.role in AGENCY_ROLES:
+        theirs = visible_referrals(principal)
+        assert theirs is not None  # an agency's share is never the whole city
+        served = select(referrals.c.household_id).where(theirs)
+        return household_facts.c.household_id.in_(served)
+    return _in_area(principal)
+
+
+def check_kelurahan(principal: Principal, kelurahan_code: str) -> None:
+    """A filter naming another area's kelurahan answers 403 naming the field, as the
+    registry's lists do; an agency, which sees households through its referrals and not by
+    area, may name any (its share narrows the answer instead)."""
+    if principal.role in (Role.KELURAHAN, Role.KECAMATAN) and not principal.covers_kelurahan(
+        kelurahan_code
+    ):
+        raise problem(403, "kelurahan di luar wilayah Anda (kelurahan is outside your area)")
+
+
 async def sees_household(engine: AsyncEngine, principal: Principal, household_id: UUID) -> bool:
     if principal.city_wide:
         return True
@@ -62,12 +92,7 @@ async def sees_household(engine: AsyncEngine, principal: Principal, household_id
         condition: Any = exists().where(and_(referrals.c.household_id == key, theirs))
     else:
         facts = household_facts.c
-        in_area = (
-            facts.kelurahan_code.startswith(f"{principal.kecamatan}.", autoescape=True)
-            if principal.role is Role.KECAMATAN
-            else facts.kelurahan_code == principal.kelurahan
-        )
-        condition = exists().where(and_(facts.household_id == key, in_area))
+        condition = exists().where(and_(facts.household_id == key, _in_area(principal)))
     async with engine.connect() as conn:
         return bool(await conn.scalar(select(condition)))
 

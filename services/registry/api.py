@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from services.registry import areas, assessing, domain, handlers, queries, scope
 from services.registry.assessment import shipped_rulesets
@@ -28,7 +28,7 @@ from services.registry.schemas import (
     ResolveConflict,
     ReturnToRt,
 )
-from sinergi.audit import audited
+from sinergi.audit import Purpose, audited, record_reads
 from sinergi.auth import AREA_READERS, EVERYONE, FIELD, Caller, Role, allow
 from sinergi.errors import ProblemDetail, ValidationProblem, answers
 from sinergi.service import Runtime
@@ -39,6 +39,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     409: {"model": ProblemDetail},
     422: {"model": ValidationProblem},
 }
+MAX_IDS = 200  # household ids one list may name: a page of another list (its limit)
 
 
 def routes(runtime: Runtime) -> APIRouter:
@@ -57,17 +58,27 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/households",
-        dependencies=[*allow(*AREA_READERS), audited(engine, reads, "households")],
+        dependencies=allow(*AREA_READERS),
         summary="Daftar rumah tangga, disaring (filtered list)",
     )
     async def list_households(
         principal: Caller,
+        request: Request,
+        purpose: Purpose = None,
         kelurahan_code: str | None = None,
         rw: Annotated[int | None, Query(ge=1, le=999)] = None,
         rt: Annotated[int | None, Query(ge=1, le=999)] = None,
         verification: domain.Verification | None = None,
         poverty_status: str | None = None,
         stunting: bool | None = None,
+        household_id: Annotated[
+            list[UUID] | None,
+            Query(
+                max_length=MAX_IDS,
+                description=f"Hanya rumah tangga ini; ulangi, paling banyak {MAX_IDS} "
+                f"(only these households; repeat, at most {MAX_IDS})",
+            ),
+        ] = None,
         after: str | None = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> HouseholdPage:
@@ -78,9 +89,13 @@ def routes(runtime: Runtime) -> APIRouter:
             verification=verification,
             poverty_status=poverty_status,
             stunting=stunting,
+            household_ids=None if household_id is None else tuple(household_id),
         )
         where = scope.narrowed(where, principal)
         scope.check_health_filter(principal, stunting)
+        # Recorded as asked, after the checks: its filters, and each household it names.
+        named = household_id or (None,)
+        await record_reads(engine, reads, request, principal, "households", named, purpose)
         found = await queries.list_households(engine, where, after=after, limit=limit)
         return HouseholdPage(
             items=[scope.withheld(HouseholdView.of(h), principal) for h in found],

@@ -24,6 +24,7 @@ class HouseholdFilter:
     poverty_status: str | None = None
     stunting: bool | None = None
     kecamatan_code: str | None = None
+    household_ids: tuple[UUID, ...] | None = None  # only these (a page of another list's ids)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ def _filtered(query: Select[Any], where: HouseholdFilter) -> Select[Any]:
         query = query.where(
             c.kelurahan_code.startswith(f"{where.kecamatan_code}.", autoescape=True)
         )
+    if where.household_ids is not None:
+        query = query.where(c.id.in_([str(i) for i in where.household_ids]))
     return query
 
 

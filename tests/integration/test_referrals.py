@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ from sinergi_contracts import (
 from services.referrals.directory import SHIPPED, WITA
 from sinergi.auth import Role
 from tests import tokens
+from tests.integration.security_helpers import API_API
 from tests.integration.test_assessments import CITY, city_answers
 from tests.integration.test_registry import member, registered
-from tests.integration.test_slice import LOK_TUAN
+from tests.integration.test_slice import LOK_TUAN, household
 from tests.system import System, eventually, start_system
 from tests.tokens import as_actor
 
@@ -435,6 +436,149 @@ async def test_the_hundred_days_count_verified_extreme_households_now_and_gradua
         assert dashboard["burndown"]["kota"][-1] == 1
         assert dashboard["burndown"][LOK_TUAN][0] == lok_tuan["extreme_at_start"]
         assert dashboard["hundred_days"] == report.json()
+
+
+async def verified_household(
+    system: System, no_kk: str, *met: int, kelurahan: str = LOK_TUAN
+) -> str:
+    """A verified household of `kelurahan`, assessed in turn with each count of the city's
+    criteria met (13: extreme poor; 2: not poor)."""
+    created = await system.registry.post(
+        "/households", json=household(no_kk, kelurahan_code=kelurahan)
+    )
+    assert created.status_code == 201, created.text
+    household_id: str = created.json()["id"]
+    for n in met:
+        assessed = await system.registry.post(
+            f"/households/{household_id}/assessments",
+            json={"ruleset": CITY, "answers": city_answers(n)},
+        )
+        assert assessed.status_code == 201, assessed.text
+    for action in ("submit", "verify"):
+        response = await system.registry.post(f"/households/{household_id}/{action}")
+        assert response.status_code == 200, response.text
+    return household_id
+
+
+FIGURES = {"at_start": "extreme_at_start", "now": "extreme_now", "graduated": "graduated"}
+
+
+async def cohort(
+    client: httpx.AsyncClient,
+    kelurahan: str,
+    which: str,
+    headers: dict[str, str] | None = None,
+    **query: Any,
+) -> httpx.Response:
+    return await client.get(
+        "/reports/hundred-days/households",
+        params={"kelurahan": kelurahan, "cohort": which, **query},
+        headers=headers,
+    )
+
+
+async def listed(client: httpx.AsyncClient, kelurahan: str, which: str) -> list[str]:
+    answer = await cohort(client, kelurahan, which, limit=200)
+    assert answer.status_code == 200, answer.text
+    return [h["household_id"] for h in answer.json()["items"]]
+
+
+async def lists_add_up(client: httpx.AsyncClient) -> dict[str, dict[str, list[str]]]:
+    """Each figure's list, for Lok Tuan and the city, after checking it holds as many as the
+    figure counts."""
+    report = {x["kelurahan_code"]: x for x in (await client.get("/reports/hundred-days")).json()}
+    found: dict[str, dict[str, list[str]]] = {}
+    for code in (LOK_TUAN, "kota"):
+        found[code] = {which: await listed(client, code, which) for which in FIGURES}
+        counted = {which: report[code][figure] for which, figure in FIGURES.items()}
+        assert {which: len(ids) for which, ids in found[code].items()} == counted, code
+    return found
+
+
+def starting(tmp_path: Path, day: date) -> Path:
+    """The shipped directory with the 100 days starting on `day`."""
+    raw = yaml.safe_load(SHIPPED.read_text())
+    raw["hundred_days"]["start"] = day
+    path = tmp_path / "directory-100-hari.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+async def test_each_hundred_days_figure_lists_the_households_it_counts(
+    settings_for: Any, tmp_path: Path
+) -> None:
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        extreme = await verified_household(system, "6474010101200001", 13)
+        graduated = await verified_household(system, "6474010101200002", 13, 2)
+        await verified_household(system, "6474010101200003", 2)  # never extreme: in no list
+        elsewhere = await verified_household(system, "6474010101200004", 13, kelurahan=API_API)
+        await eventually(
+            lambda: system.referrals.get("/reports/hundred-days"),
+            lambda r: (r.json()[-1]["extreme_now"], r.json()[-1]["graduated"]) == (2, 1),
+        )  # the last row is the city's
+        # The shipped 100 days began before any of this: none was extreme at day 0.
+        lists = await lists_add_up(system.referrals)
+        assert lists[LOK_TUAN] == {"at_start": [], "now": [extreme], "graduated": [graduated]}
+        assert lists["kota"]["now"] == sorted([extreme, elsewhere])
+        assert lists["kota"]["graduated"] == [graduated]
+
+        # A page at a time, by household id; the last page says there is no next.
+        first = (await cohort(system.referrals, "kota", "now", limit=1)).json()
+        (shown,) = first["items"]
+        assert shown["household_id"] == first["next_after"] == lists["kota"]["now"][0]
+        assert (shown["rw"], shown["rt"], shown["poverty_status"]) == (3, 12, "miskin_ekstrem")
+        second = (
+            await cohort(system.referrals, "kota", "now", limit=1, after=first["next_after"])
+        ).json()
+        assert [h["household_id"] for h in second["items"]] == lists["kota"]["now"][1:]
+        assert second["next_after"] is None
+
+        # A kelurahan lists its own: another's is refused, the city is its own share; a
+        # kecamatan likewise.
+        lurah = tokens.bearer(Role.KELURAHAN, "lurah-api-api", kelurahan=API_API)
+        camat = tokens.bearer(Role.KECAMATAN, "camat-selatan", kecamatan="64.74.02")
+        for headers in (lurah, camat):
+            refused = await cohort(system.referrals, LOK_TUAN, "now", headers=headers)
+            assert refused.status_code == 403, refused.text
+            assert "kelurahan" in refused.json()["pesan"]
+        own = await cohort(system.referrals, "kota", "now", headers=lurah)
+        assert [h["household_id"] for h in own.json()["items"]] == [elsewhere]
+        city = await cohort(system.referrals, "kota", "now", headers=camat)
+        assert city.json()["items"] == []
+        # An agency, the households it serves: DSPM was sent each extreme one by rule.
+        dspm = tokens.bearer(Role.AGENCY_ADMIN, "kepala-dspm", agency="dspm")
+        served = await eventually(
+            lambda: cohort(system.referrals, "kota", "now", headers=dspm),
+            lambda r: len(r.json()["items"]) == 2,
+        )
+        assert [h["household_id"] for h in served.json()["items"]] == lists["kota"]["now"]
+        dinkes = tokens.bearer(Role.AGENCY_ADMIN, "kepala-dinkes", agency="dinkes")
+        assert (await cohort(system.referrals, "kota", "now", headers=dinkes)).json() == {
+            "items": [],
+            "next_after": None,
+        }
+        # A kelurahan the 100 days do not name, or a figure there is not: 422 naming it.
+        for kelurahan, which, field in (("64.74.01.1001", "now", "kelurahan"),
+                                        (LOK_TUAN, "lulus", "cohort")):  # fmt: skip
+            wrong = await cohort(system.referrals, kelurahan, which)
+            assert wrong.status_code == 422, wrong.text
+            assert wrong.json()["errors"][0]["field"] == field
+
+        # Each household shown is recorded as read, for the auditor.
+        auditor = tokens.bearer(Role.AUDITOR, "inspektorat")
+        reads = await system.referrals.get(
+            "/audit/reads", params={"household_id": graduated}, headers=auditor
+        )
+        assert "hundred-days" in {r["resource"] for r in reads.json()["items"]}
+
+    # Had the 100 days started tomorrow, all of this would be before day 0: the extreme
+    # household counts at day 0 and now, the graduated one never was extreme since.
+    tomorrow = datetime.now(WITA).date() + timedelta(days=1)
+    later = {"directory_file": starting(tmp_path, tomorrow)}
+    async with start_system(settings_for, services=("referrals",), **later) as system:
+        lists = await lists_add_up(system.referrals)
+        assert lists[LOK_TUAN] == {"at_start": [extreme], "now": [extreme], "graduated": []}
+        assert lists["kota"]["at_start"] == sorted([extreme, elsewhere])
 
 
 async def test_contributions_count_per_rt_and_per_recorder_within_the_wita_days_asked(

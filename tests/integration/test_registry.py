@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -386,3 +387,33 @@ async def test_a_childs_growth_chart_has_the_who_lines_and_the_measurements_for_
         # Health data: an RT, who works without it, is refused.
         rt = tokens.bearer(Role.RT, "pak-rt", kelurahan="64.74.01.1003", rw=3, rt=12)
         assert (await system.registry.get(f"{path}/growth", headers=rt)).status_code == 403
+
+
+async def test_a_list_names_the_households_asked_for_by_id_within_the_callers_area(
+    settings_for: Any,
+) -> None:
+    """The console names a page of another list's households (the 100-day lists) in one read:
+    at most 200 ids, each recorded as read, and still only the caller's own."""
+    async with start_system(settings_for, services=("registry",)) as system:
+        registry = system.registry
+        ids = [await registered(registry, f"647401010120000{n}") for n in range(1, 4)]
+        asked = await registry.get("/households", params={"household_id": ids[:2]})
+        assert asked.status_code == 200, asked.text
+        assert sorted(h["id"] for h in asked.json()["items"]) == sorted(ids[:2])
+        # Another kelurahan's officer asks for them by id and gets none: the area still holds.
+        api_api = tokens.bearer(Role.KELURAHAN, "lurah-api-api", kelurahan="64.74.01.1006")
+        theirs = await registry.get("/households", params={"household_id": ids}, headers=api_api)
+        assert theirs.status_code == 200 and theirs.json()["items"] == []
+        # Each household named is recorded as read, for the auditor.
+        auditor = tokens.bearer(Role.AUDITOR, "inspektorat")
+        reads = await registry.get("/audit/reads", params={"household_id": ids[0]}, headers=auditor)
+        assert [r["resource"] for r in reads.json()["items"]] == ["households", "households"]
+        # A page of another list is at most 200: more names the field and the rule.
+        many = [str(uuid.UUID(int=n)) for n in range(201)]
+        assert (await registry.get("/households", params={"household_id": many[:200]})).is_success
+        too_many = await registry.get("/households", params={"household_id": many})
+    assert too_many.status_code == 422, too_many.text
+    (error,) = too_many.json()["errors"]
+    assert (error["field"], error["rule"]) == ("household_id", "too_long")
+    assert error["pesan"] == "household_id: paling banyak 200 nilai"
+    assert "at most 200" in error["message"]
