@@ -12,7 +12,12 @@ Starts the system as `make up` does (`sinergi up`, its own data folder and free 
   computed again); and the page weight (HTML, CSS, script);
 * the delay from an event to the dashboard's live update: a household registered in the
   registry (HTTP) until the console's live stream says `berubah`, and until the re-read panel
-  (GET /dasbor/panel) has arrived — what a browser does before it paints.
+  (GET /dasbor/panel) has arrived — what a browser does before it paints;
+* meanwhile, the referrals service's answer to everyone else: GET /healthz every 10 ms while
+  those changes are made and their figures computed again (a stall of its event loop shows).
+
+`--data-dir DIR` keeps the system's data folder and loads the demo only when it is empty, so a
+second run measures the same data without the ~6 minutes of loading.
 
 A benchmark, not a test: it reports, it never fails.
 """
@@ -121,6 +126,16 @@ def timed(client: httpx.Client, url: str, samples: int, **options: Any) -> list[
     return times
 
 
+def probed(url: str, stop: threading.Event, found: list[float]) -> None:
+    """GET `url` every 10 ms until `stop`, each answer's time into `found` (ms)."""
+    with httpx.Client(timeout=30) as client:
+        while not stop.is_set():
+            started = time.perf_counter()
+            client.get(url).raise_for_status()
+            found.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.01)
+
+
 def live_delays(system: System, console: httpx.Client, changes: int) -> dict[str, Any]:
     kelurahan = {"Authorization": "Bearer " + system.token(
         Principal(subject="bench-lurah", role=Role.KELURAHAN, kelurahan=LOK_TUAN)
@@ -145,6 +160,11 @@ def live_delays(system: System, console: httpx.Client, changes: int) -> dict[str
     threading.Thread(target=listen, daemon=True).start()
     arrived.wait(10)  # the first event comes on connecting
     time.sleep(0.5)
+    health: list[float] = []
+    prober = threading.Thread(
+        target=probed, args=(f"{system.urls['referrals']}/healthz", stop, health), daemon=True
+    )
+    prober.start()
     for n in range(changes):
         arrived.clear()
         body = {"no_kk": f"64740199{n:08d}", "kelurahan_code": LOK_TUAN, "rw": 1, "rt": 1,
@@ -158,21 +178,24 @@ def live_delays(system: System, console: httpx.Client, changes: int) -> dict[str
         to_panel.append((time.perf_counter() - started) * 1000)
         time.sleep(0.3)
     stop.set()
+    prober.join()
     return {
         "to_event": percentiles(to_event),
         "to_panel": percentiles(to_panel),
+        "health": percentiles(health),
         "to_event_raw": to_event,
         "to_panel_raw": to_panel,
     }
 
 
-def main(households: int, samples: int, changes: int) -> None:
+def main(households: int, samples: int, changes: int, data_dir: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench_console_") as tmp:
-        system = System(Path(tmp) / "data")
+        kept = data_dir is not None and (data_dir / "registry.db").exists()
+        system = System(data_dir or Path(tmp) / "data")
         try:
             if not system.ready.wait(180):
                 raise RuntimeError("sinergi up did not start")
-            loaded = demo(system.data_dir, households)
+            loaded = 0.0 if kept else demo(system.data_dir, households)
             coordinator = {"Authorization": "Bearer " + system.token(
                 Principal(subject="bench-koordinator", role=Role.COORDINATOR)
             )}  # fmt: skip
@@ -196,7 +219,10 @@ def main(households: int, samples: int, changes: int) -> None:
             system.stop()
     m = machine("sqlite")
     print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}")
-    print(f"demo: {households:,} households loaded in {loaded:.0f} s (sinergi demo)")
+    if loaded:
+        print(f"demo: {households:,} households loaded in {loaded:.0f} s (sinergi demo)")
+    else:
+        print(f"demo: the data already in {data_dir} (loaded by an earlier run)")
 
     def line(label: str, p: dict[str, float]) -> str:
         return (
@@ -213,6 +239,7 @@ def main(households: int, samples: int, changes: int) -> None:
     print(line("event → re-read panel arrived (recomputed)", live["to_panel"]))
     cold = [p - e for p, e in zip(live["to_panel_raw"], live["to_event_raw"], strict=True)]
     print(line("first render after a change (panel, server)", percentiles(cold)))
+    print(line("referrals GET /healthz meanwhile (every 10 ms)", live["health"]))
     save_result(
         {"machine": m, "households": households, "demo_seconds": loaded, "page": percentiles(page),
          "data": percentiles(data), "weight": weight, "live": live},
@@ -225,8 +252,9 @@ def cli() -> None:
     parser.add_argument("--households", type=int, default=50_000)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument("--data-dir", type=Path, default=None, help="keep the data here")
     args = parser.parse_args()
-    main(args.households, args.samples, args.changes)
+    main(args.households, args.samples, args.changes, args.data_dir)
 
 
 if __name__ == "__main__":
