@@ -165,9 +165,10 @@ def live_delays(system: System, console: httpx.Client, changes: int) -> dict[str
         target=probed, args=(f"{system.urls['referrals']}/healthz", stop, health), daemon=True
     )
     prober.start()
+    run = int(time.time()) % 100_000 * 100  # a No. KK of its own each run (--data-dir)
     for n in range(changes):
         arrived.clear()
-        body = {"no_kk": f"64740199{n:08d}", "kelurahan_code": LOK_TUAN, "rw": 1, "rt": 1,
+        body = {"no_kk": f"64740199{run + n:08d}", "kelurahan_code": LOK_TUAN, "rw": 1, "rt": 1,
                 "address": f"Jl. Bench No. {n}", "head_name": "Bench"}  # fmt: skip
         started = time.perf_counter()
         httpx.post(f"{system.urls['registry']}/households", json=body, headers=kelurahan)
