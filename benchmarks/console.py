@@ -86,8 +86,10 @@ class System:
         return issue(issuer_key_file(self.data_dir), principal, lifetime_seconds=3600)
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=60)
+        # SIGTERM, not SIGINT: a benchmark started in the background (nohup … &) passes an
+        # ignored SIGINT on to `sinergi up`, which then never hears it.
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=120)
 
 
 def demo(data_dir: Path, households: int) -> float:
