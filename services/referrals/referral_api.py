@@ -453,7 +453,9 @@ def routes(runtime: Runtime) -> APIRouter:
             "per_person": [asdict(x) for x in people],
         }
 
-    dashboards = reports.DashboardCache(engine, directory)
+    dashboards = reports.DashboardCache(
+        engine, directory, (settings.database_url, settings.database_schema)
+    )
 
     @router.get(
         "/reports/dashboard",
