@@ -22,6 +22,7 @@ from services.console import (
     report_pages,
 )
 from services.console.backend import Backend
+from services.console.renewal import Renewal
 from services.console.web import HERE, Web
 from sinergi import auth
 from sinergi.config import Settings
@@ -48,4 +49,7 @@ def create_console_app(settings: Settings) -> FastAPI:
     app.include_router(import_pages.routes(web))
     app.include_router(report_pages.routes(web))
     app.include_router(list_pages.routes(web))
+    if web.provider is not None:
+        secure = settings.environment == "production"
+        app.add_middleware(Renewal, provider=web.provider, verifier=web.verifier, secure=secure)
     return app

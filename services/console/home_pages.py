@@ -22,11 +22,7 @@ def routes(web: Web) -> APIRouter:
     # Sign-in with the built-in issuer is for the embedded system only; a city deployment signs
     # in at its OIDC provider, whose tokens the services check.
     built_in = settings.auth_key_file if not settings.auth_jwks_url else None
-    provider = (
-        oidc.Provider(settings)
-        if settings.auth_jwks_url and settings.console_oidc_client_id
-        else None
-    )
+    provider = web.provider
 
     def sign_in_page(
         request: Request, status_code: int = 200, error: str | None = None
@@ -90,7 +86,7 @@ def routes(web: Web) -> APIRouter:
             answer = sign_in_page(request, 403, why)
         else:
             answer = web.page(request, "masuk_lanjut.html")
-            session.keep(answer, tokens.access_token, secure=secure, max_age=tokens.expires_in)
+            oidc.keep_tokens(answer, tokens, secure=secure)
         oidc.forget_pending(answer)
         return answer
 

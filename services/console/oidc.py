@@ -16,16 +16,19 @@ from typing import Any, Final
 
 import httpx
 import jwt
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from fastapi import Request
 from fastapi.responses import Response
 
+from services.console import session
 from sinergi.auth import PROVIDER_ALGORITHMS, JwksVerifier, Unauthenticated
 from sinergi.config import Settings
 
 PENDING_COOKIE: Final = "sinergi_masuk"
 PENDING_SECONDS: Final = 600
 CALLBACK_PATH: Final = "/masuk/kembali"
+REFRESH_SECONDS: Final = 8 * 3600  # when the provider does not say how long it lasts
 
 
 class SignInFailed(Exception):
@@ -55,6 +58,17 @@ class Pending:
 class Tokens:
     access_token: str
     expires_in: int
+    refresh_token: str | None = None
+    refresh_expires_in: int = REFRESH_SECONDS
+
+    @classmethod
+    def of(cls, answer: dict[str, Any]) -> Tokens:
+        return cls(
+            answer["access_token"],
+            int(answer.get("expires_in") or 300),
+            answer.get("refresh_token"),
+            int(answer.get("refresh_expires_in") or REFRESH_SECONDS),
+        )
 
 
 class Provider:
@@ -113,11 +127,24 @@ class Provider:
                     code=query.get("code", ""),
                     code_verifier=pending.verifier,
                 )
-        except (httpx.HTTPError, ValueError) as error:  # authlib's OAuthError is a ValueError
+        except (httpx.HTTPError, AuthlibBaseError, ValueError) as error:
             raise SignInFailed(f"penukaran kode gagal (code exchange failed): {error}") from None
         if "id_token" in token:
             await self._check_id_token(token["id_token"], pending.nonce)
-        return Tokens(token["access_token"], int(token.get("expires_in") or 3600))
+        return Tokens.of(token)
+
+    async def refresh(self, request: Request, refresh_token: str) -> Tokens:
+        """New tokens for a session whose access token ran out (providers give short-lived
+        ones: Keycloak's last 5 minutes), so that people are not sent to sign in again."""
+        metadata = await self._discovered()
+        try:
+            async with self._client(request) as client:
+                token = await client.refresh_token(
+                    metadata["token_endpoint"], refresh_token=refresh_token
+                )
+        except (httpx.HTTPError, AuthlibBaseError, ValueError) as error:
+            raise SignInFailed(f"sesi tidak bisa diperpanjang (renewal failed): {error}") from None
+        return Tokens.of(token)
 
     async def sign_out_url(self, request: Request) -> str | None:
         """The provider's end-session address (RP-initiated logout), if it has one; it sends
@@ -183,3 +210,12 @@ def keep_pending(response: Response, pending: Pending, *, secure: bool) -> None:
 
 def forget_pending(response: Response) -> None:
     response.delete_cookie(PENDING_COOKIE, path=CALLBACK_PATH, httponly=True, samesite="lax")
+
+
+def keep_tokens(response: Response, tokens: Tokens, *, secure: bool) -> None:
+    """The session in the browser's cookies: the access token for as long as it lasts, the
+    refresh token (if the provider gave one) for as long as that does."""
+    session.keep(
+        response, tokens.access_token, secure=secure, max_age=tokens.expires_in,
+        refresh_token=tokens.refresh_token, refresh_max_age=tokens.refresh_expires_in,
+    )  # fmt: skip

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from services.console import labels, session
+from services.console import labels, oidc, session
 from services.console.backend import Backend, BackendError
 from sinergi.auth import AGENCY_ROLES, CITY_ROLES, Principal, Role, Verifier
 from sinergi.config import Settings
@@ -46,6 +46,7 @@ class Web:
     verifier: Verifier
     backend: Backend
     templates: Jinja2Templates
+    provider: oidc.Provider | None  # the city's OIDC provider people sign in at, if any
 
     @classmethod
     def of(cls, settings: Settings, verifier: Verifier, backend: Backend) -> Web:
@@ -58,7 +59,9 @@ class Web:
             "verifikasi": labels.label_in(labels.VERIFICATION),
             "kemiskinan": labels.poverty,
         }
-        return cls(settings, verifier, backend, templates)
+        signs_in_at_provider = settings.auth_jwks_url and settings.console_oidc_client_id
+        provider = oidc.Provider(settings) if signs_in_at_provider else None
+        return cls(settings, verifier, backend, templates, provider)
 
     def page(
         self, request: Request, name: str, status_code: int = 200, **context: Any

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -55,6 +56,7 @@ oauth:
   audience: "sinergi"
   token_expiry_minutes: 60
   require_pkce: true
+  refresh_token_rotation: true  # an old refresh token is refused: renew once per token
   clients:
     - client_id: "{CLIENT}"
       client_secret: "{SECRET}"
@@ -137,11 +139,28 @@ def test_people_sign_in_at_the_city_provider_and_work_with_its_token(
     expect(page.locator("header .who")).to_contain_text("koordinator-tkpk · Koordinator")
     expect(page.locator('[data-kelurahan="kota"] [data-figure="now"]')).to_be_visible()
 
+    # The access token runs out (the browser drops its cookie): the refresh token renews the
+    # session before the page is made, and the dashboard still opens.
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["sinergi_segar"]["httpOnly"] and cookies["sinergi_sesi"]["httpOnly"]
+    page.context.clear_cookies(name="sinergi_sesi")
+    # Three requests at once with the old refresh token: one renewal serves them all.
+    statuses = page.evaluate(
+        "Promise.all([1, 2, 3].map(() => fetch('/dasbor/panel', {redirect: 'manual'})))"
+        ".then(answers => answers.map(a => a.status))"
+    )
+    assert statuses == [200, 200, 200]
+    page.goto(f"{console}/dasbor")
+    expect(page).to_have_url(f"{console}/dasbor")
+    renewed = {c["name"]: c["value"] for c in page.context.cookies()}
+    assert renewed["sinergi_sesi"] != cookies["sinergi_sesi"]["value"]
+
     # Signing out ends the provider's session too, and comes back to the sign-in page.
     page.get_by_role("button", name="Keluar").click()
     expect(page).to_have_url(f"{console}/masuk")
     page.goto(f"{console}/dasbor")
     expect(page).to_have_url(f"{console}/masuk")
+    assert {c["name"] for c in page.context.cookies()} & {"sinergi_sesi", "sinergi_segar"} == set()
 
     # An RT's account carries its area: its home is the field forms.
     sign_in_at_provider(page, console, "rt-lok-tuan", "sandi-rt")
@@ -170,6 +189,14 @@ def test_a_callback_the_browser_did_not_start_is_refused(console: str) -> None:
         assert "code_challenge_method=S256" in started.headers["location"]
         answer = client.get("/masuk/kembali", params={"code": "x", "state": "forged"})
         assert answer.status_code == 400
+        assert "sinergi_sesi" not in answer.cookies
+
+        # The right state with a code the provider never gave: refused by the provider.
+        started = client.get("/masuk/oidc")
+        state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+        answer = client.get("/masuk/kembali", params={"code": "made-up", "state": state})
+        assert answer.status_code == 400
+        assert "penukaran kode gagal" in answer.text
         assert "sinergi_sesi" not in answer.cookies
 
         refused = client.get("/masuk/kembali", params={"error": "access_denied"})
