@@ -51,14 +51,21 @@ class AgencyRow:
     name: str
     funnel: list[tuple[str, str, int, float]]  # (status, label, count, bar width %)
     open_total: int
-    overdue: list[tuple[str, int]]  # (ladder rung, referrals at it)
+    overdue: list[tuple[int, str, int]]  # (escalation level, its ladder rung, referrals at it)
     hours_to_accept: float | None
     hours_to_complete: float | None
 
 
+def rung_name(ladder: list[str], level: int) -> str:
+    """Who an overdue referral at `level` has reached, by the directory's ladder (level 0:
+    overdue before the deadline check raised it, still the first rung)."""
+    rung = ladder[min(max(1, level), len(ladder)) - 1]
+    return LADDER_LABELS.get(rung, rung)
+
+
 def agencies(report: dict[str, Any], directory: dict[str, Any]) -> list[AgencyRow]:
     names = {a["code"]: a["name"] for a in directory["agencies"]}
-    ladder = [LADDER_LABELS.get(rung, rung) for rung in report["ladder"]]
+    ladder = report["ladder"]
     latency = {(x["agency"], x["step"]): x["median_hours"] for x in report["latency"]}
     widest = max([1, *(f["by_status"][s] for f in report["funnel"] for s in FUNNEL)])
     rows = []
@@ -72,7 +79,7 @@ def agencies(report: dict[str, Any], directory: dict[str, Any]) -> list[AgencyRo
                 funnel=[(s, STATUS_LABELS[s], counts[s], 100 * counts[s] / widest) for s in FUNNEL],
                 open_total=sum(counts[s] for s in ("requested", "received", "accepted")),
                 overdue=[
-                    (ladder[min(level, len(ladder)) - 1], n) for level, n in sorted(overdue.items())
+                    (level, rung_name(ladder, level), n) for level, n in sorted(overdue.items())
                 ],
                 hours_to_accept=latency.get((f["agency"], "requested→accepted")),
                 hours_to_complete=latency.get((f["agency"], "accepted→completed")),
@@ -118,10 +125,11 @@ def kelurahan(report: dict[str, Any]) -> list[KelurahanRow]:
     return rows
 
 
-def overdue_total(rows: list[AgencyRow]) -> list[tuple[str, int]]:
-    """Overdue referrals of all agencies by ladder rung, in ladder order."""
-    totals: dict[str, int] = {}
+def overdue_total(rows: list[AgencyRow]) -> list[tuple[int, str, int]]:
+    """Overdue referrals of all agencies by escalation level, up the ladder: each a list of
+    its own (a ladder naming one role twice shows it twice, each with its own referrals)."""
+    totals: dict[int, tuple[str, int]] = {}
     for row in rows:
-        for rung, n in row.overdue:
-            totals[rung] = totals.get(rung, 0) + n
-    return [(rung, totals[rung]) for rung in LADDER_LABELS.values() if rung in totals]
+        for level, rung, n in row.overdue:
+            totals[level] = (rung, totals.get(level, (rung, 0))[1] + n)
+    return [(level, rung, n) for level, (rung, n) in sorted(totals.items())]

@@ -1,5 +1,6 @@
-"""The lists behind the dashboard's numbers: referrals by agency, status and lateness; the
-households behind each 100-day card's figures."""
+"""The lists behind the dashboard's numbers: referrals by agency, status, lateness and
+escalation rung; the households behind each 100-day card's figures and behind the stunted
+children found and referred."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.console.agency_pages import age_days
 from services.console.backend import BackendError
-from services.console.dashboard import card_name
+from services.console.dashboard import card_name, rung_name
 from services.console.labels import STATUS_LABELS
+from services.console.session import Session
 from services.console.web import Web
-from sinergi.auth import Role
+from sinergi.auth import AREA_READERS, Role
 
 LIST_ROLES = frozenset({Role.COORDINATOR, Role.KECAMATAN, Role.KELURAHAN})
 # A 100-day card's figures, by the console's word: the referrals service's cohort, and what the
@@ -26,6 +28,20 @@ COHORTS = {
     "kini": ("now", "Miskin ekstrem kini"),
 }
 PAGE = 50  # households a page: their ids go to the registry in one request's query string
+# The stunting figures' lists, by the console's word: the referrals service's `referred`, and
+# the list's heading.
+REFERRED = {
+    "": (None, "Anak stunting ditemukan"),
+    "ya": (True, "Anak stunting yang dirujuk"),
+    "tidak": (False, "Anak stunting yang belum dirujuk"),
+}
+# Health data: the roles the referrals service's list lets in that may read it (an agency's
+# head, of a health agency: the service refuses another, and the console shows why).
+STUNTING_ROLES = frozenset({Role.KELURAHAN, Role.AGENCY_ADMIN})
+HEALTH_DATA = (
+    "Anak stunting adalah data kesehatan: hanya untuk kelurahan dan instansi kesehatan. "
+    "(Stunted children are health data: for the kelurahan and health agencies only.)"
+)
 
 
 def routes(web: Web) -> APIRouter:
@@ -33,8 +49,14 @@ def routes(web: Web) -> APIRouter:
 
     @router.get("/daftar-rujukan", response_class=HTMLResponse)
     async def referral_list(
-        request: Request, agency: str = "", status: str = "", overdue: bool = False
+        request: Request,
+        agency: str = "",
+        status: str = "",
+        overdue: bool = False,
+        tingkat: int = 0,
     ) -> Response:
+        """Referrals by agency and status, or overdue ones (`tingkat`: at that escalation
+        level's rung of the ladder, as the dashboard counts them)."""
         signed = await web.signed_in(request, LIST_ROLES)
         if isinstance(signed, Response):
             return signed
@@ -43,18 +65,25 @@ def routes(web: Web) -> APIRouter:
             params["agency"] = agency
         if status in STATUS_LABELS:
             params["status"] = status
+        overdue = overdue or tingkat > 0  # a rung counts overdue referrals only
         if overdue:
             params["overdue"] = True
+        if tingkat > 0:
+            params["escalation_level"] = tingkat
+        rung = None
         try:
             found = await web.backend.get("referrals", "/referrals", signed.token, params)
+            if tingkat > 0:
+                known = await web.backend.get("referrals", "/directory", signed.token)
+                rung = rung_name(known["ladder"], tingkat)
         except BackendError as error:
             return web.trouble(request, error, signed.principal)
         now = datetime.now(UTC)
         items = [i | {"age_days": age_days(i["requested_at"], now)} for i in found["items"]]
         return await web.view(
             request, "daftar_rujukan.html", signed, items=items, agency=agency,
-            status=status if status in STATUS_LABELS else "", overdue=overdue,
-            more=found["next_after"] is not None,
+            status=status if status in STATUS_LABELS else "", overdue=overdue, tingkat=tingkat,
+            rung=rung, more=found["next_after"] is not None,
         )  # fmt: skip
 
     @router.get("/daftar-rumah-tangga", response_class=HTMLResponse)
@@ -99,14 +128,9 @@ def routes(web: Web) -> APIRouter:
             found = await web.backend.get(
                 "referrals", "/reports/hundred-days/households", signed.token, params
             )
-            ids = [h["household_id"] for h in found["items"]]
-            named: dict[str, Any] = {"items": []}
-            if ids:
-                asked = {"household_id": ids, "limit": PAGE}
-                named = await web.backend.get("registry", "/households", signed.token, asked)
+            heads = await heads_of(web, signed, [h["household_id"] for h in found["items"]])
         except BackendError as error:
             return web.trouble(request, error, signed.principal)
-        heads = {h["id"]: h for h in named["items"]}
         # One row per household counted, named or not: the list must add up to its figure.
         items = [heads.get(h["household_id"]) or unnamed(h) for h in found["items"]]
         after = found["next_after"]
@@ -117,17 +141,66 @@ def routes(web: Web) -> APIRouter:
             more=after is not None, next_url=after and f"/daftar-100-hari?{urlencode(following)}",
         )  # fmt: skip
 
+    @router.get("/daftar-stunting", response_class=HTMLResponse)
+    async def stunting_list(request: Request, dirujuk: str = "", setelah: str = "") -> Response:
+        """The stunted children the dashboard counts (found; referred or not), each in its
+        household: the referrals service lists them as it counts them, the registry names
+        their heads."""
+        signed = await web.signed_in(request, STUNTING_ROLES, why=HEALTH_DATA)
+        if isinstance(signed, Response):
+            return signed
+        dirujuk = dirujuk if dirujuk in REFERRED else ""
+        referred, heading = REFERRED[dirujuk]
+        params: dict[str, Any] = {"limit": PAGE}
+        if referred is not None:
+            params["referred"] = referred
+        if setelah:
+            params["after"] = setelah
+        try:
+            found = await web.backend.get(
+                "referrals", "/reports/stunting/children", signed.token, params
+            )
+            heads = await heads_of(web, signed, [c["household_id"] for c in found["items"]])
+        except BackendError as error:
+            return web.trouble(request, error, signed.principal)
+        # One row per child counted (two in one household: two rows), named or not.
+        items = [
+            (heads.get(c["household_id"]) or unnamed(c))
+            | {"member_id": c["member_id"], "referred": c["referred"]}
+            for c in found["items"]
+        ]
+        after = found["next_after"]
+        following = {"dirujuk": dirujuk, "setelah": after}
+        return await web.view(
+            request, "daftar_stunting.html", signed, items=items, heading=heading,
+            dirujuk=dirujuk, filters=[(key, label) for key, (_, label) in REFERRED.items()],
+            columns=4, more=after is not None,
+            next_url=after and f"/daftar-stunting?{urlencode(following)}",
+        )  # fmt: skip
+
     return router
+
+
+async def heads_of(web: Web, signed: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The registry's rows for a page of another list's households, by id, as this user may
+    read them; none for a role the registry's list refuses (an agency: its rows carry what
+    the referrals service has)."""
+    if not ids or signed.principal.role not in AREA_READERS:
+        return {}
+    asked = {"household_id": list(dict.fromkeys(ids)), "limit": PAGE}
+    named = await web.backend.get("registry", "/households", signed.token, asked)
+    return {h["id"]: h for h in named["items"]}
 
 
 def unnamed(listed: dict[str, Any]) -> dict[str, Any]:
     """A row for a household the referrals service counts but the registry did not name to
-    this user (gone from it since, say): its id and address as the referrals service has it."""
+    this user (gone from it since, say, or not the registry's to show this role): its id and
+    place as the referrals service has it."""
     return {
         "id": listed["household_id"],
         "head_name": None,
         "address": None,
-        "rw": listed["rw"],
-        "rt": listed["rt"],
+        "rw": listed.get("rw"),
+        "rt": listed.get("rt"),
         "kelurahan_name": card_name(listed["kelurahan_code"]),
     }

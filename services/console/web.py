@@ -72,7 +72,10 @@ class Web:
     def trouble(
         self, request: Request, error: BackendError, user: Principal, status_code: int = 502
     ) -> HTMLResponse:
-        """The page instead of one whose service did not answer as it should."""
+        """The page instead of one whose service did not answer as it should; a service that
+        refused this user (403) is the refusal page, with the service's reason."""
+        if error.status == 403:
+            return self.page(request, "ditolak.html", 403, user=user, why=error.pesan)
         return self.page(request, "gangguan.html", status_code, error=error, user=user)
 
     async def view(
@@ -96,14 +99,15 @@ class Web:
         return self.page(request, name, status_code, user=signed.principal, **context)
 
     async def signed_in(
-        self, request: Request, roles: Collection[Role] | None = None
+        self, request: Request, roles: Collection[Role] | None = None, why: str | None = None
     ) -> session.Session | Response:
-        """The user, or the answer instead of the page: to sign in, or not for this role."""
+        """The user, or the answer instead of the page: to sign in, or not for this role
+        (`why`, said on the refusal)."""
         signed = await session.current(request, self.verifier)
         if signed is None:
             return RedirectResponse("/masuk", status_code=303)
         if roles is not None and signed.principal.role not in roles:
-            return self.page(request, "ditolak.html", 403, user=signed.principal)
+            return self.page(request, "ditolak.html", 403, user=signed.principal, why=why)
         return signed
 
     async def signed_in_for_script(

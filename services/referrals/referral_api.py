@@ -15,12 +15,19 @@ from sinergi_contracts.referral import ReferralStatus
 from services.referrals import directory as directories
 from services.referrals import lifecycle, reports, scope
 from services.referrals import referrals as use_cases
-from services.referrals.directory import WITA
+from services.referrals.directory import LADDER_LENGTH, WITA
 from services.referrals.referrals import Referral
 from sinergi.actors import current_actor
 from sinergi.audit import Purpose, audited, record_reads
 from sinergi.auth import CASE_READERS, CASE_WORKERS, EVERYONE, MANAGERS, Caller, Role, allow
-from sinergi.errors import FieldRejected, ProblemDetail, ValidationProblem, answers, unprocessable
+from sinergi.errors import (
+    FieldRejected,
+    ProblemDetail,
+    ValidationProblem,
+    answers,
+    problem,
+    unprocessable,
+)
 from sinergi.service import Runtime
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -165,6 +172,38 @@ class CohortPageView(BaseModel):
     next_after: str | None = Field(description="Kirim sebagai `after` untuk halaman berikutnya")
 
 
+class StuntedChildView(BaseModel):
+    member_id: UUID
+    household_id: UUID
+    kelurahan_code: str
+    referred: bool = Field(description="Dirujuk: rujukan yang masih berlaku menyebut anak ini")
+
+
+class StuntedPageView(BaseModel):
+    """Anak stunting di balik angka dasbor, urut ID anggota (the children behind a figure)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "member_id": "5b2f0c1e-8a7d-4c39-9e61-3d4a2b1c0f77",
+                            "household_id": _HOUSEHOLD,
+                            "kelurahan_code": "64.74.01.1003",
+                            "referred": True,
+                        }
+                    ],
+                    "next_after": None,
+                }
+            ]
+        }
+    )
+
+    items: list[StuntedChildView]
+    next_after: str | None = Field(description="Kirim sebagai `after` untuk halaman berikutnya")
+
+
 def _expected(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
@@ -196,7 +235,7 @@ def routes(runtime: Runtime) -> APIRouter:
     @router.get(
         "/directory",
         dependencies=allow(*EVERYONE),
-        summary="Instansi dan program (agencies and programmes)",
+        summary="Instansi, program, tangga eskalasi (agencies, programmes, escalation ladder)",
     )
     async def read_directory() -> dict[str, Any]:
         return {
@@ -210,6 +249,7 @@ def routes(runtime: Runtime) -> APIRouter:
                 for a in directory.agencies.values()
             ],
             "programmes": [asdict(p) for p in directory.programmes.values()],
+            "ladder": list(directory.ladder),  # who an overdue referral reaches, level 1 up
         }
 
     @router.post(
@@ -241,9 +281,28 @@ def routes(runtime: Runtime) -> APIRouter:
         household_id: UUID | None = None,
         older_than_days: Annotated[float | None, Query(ge=0, le=36_500)] = None,
         overdue: bool | None = None,
+        escalation_level: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                le=LADDER_LENGTH,
+                description="Hanya rujukan terlambat di anak tangga eskalasi ini, bersama "
+                "`overdue=true`; tingkat 1 juga memuat tingkat 0 (terlambat, belum dinaikkan), "
+                "seperti dasbor menghitungnya (only overdue referrals at this rung, with "
+                "`overdue=true`; rung 1 holds level 0 too, as the dashboard counts it)",
+            ),
+        ] = None,
         after: str | None = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> ReferralPage:
+        if escalation_level is not None and overdue is not True:
+            # A rung counts overdue referrals: on-time ones are at level 0, which rung 1 holds.
+            raise unprocessable(
+                FieldRejected(
+                    field="escalation_level", rule="with_overdue",
+                    pesan="hanya bersama overdue=true", message="only with overdue=true",
+                )
+            )  # fmt: skip
         where = reports.ReferralFilter(
             status=status,
             agency=agency,
@@ -251,6 +310,7 @@ def routes(runtime: Runtime) -> APIRouter:
             household_id=household_id,
             older_than_days=older_than_days,
             overdue=overdue,
+            escalation_level=escalation_level,
         )
         with answers():
             found = await reports.list_referrals(
@@ -403,6 +463,42 @@ def routes(runtime: Runtime) -> APIRouter:
         return CohortPageView(
             items=[CohortHouseholdView(**asdict(h)) for h in page.items],
             next_after=page.next_after,
+        )
+
+    @router.get(
+        "/reports/stunting/children",
+        dependencies=allow(*MANAGERS),
+        tags=["laporan (reports)"],
+        summary="Anak stunting di balik angka (the stunted children behind the figures)",
+        description="The children the dashboard's `stunting` counts: `referred=true` those "
+        "referred, `false` those not, absent every child found; a merged child once, as the "
+        "record kept; ordered by member id. Health data: a kelurahan (its own) and health "
+        "agencies (the households they serve) only; others get 403.",
+    )
+    async def stunted_children(
+        principal: Caller,
+        request: Request,
+        referred: bool | None = None,
+        purpose: Purpose = None,
+        after: UUID | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> StuntedPageView:
+        if not scope.sees_health(principal, directory):
+            raise problem(
+                403,
+                "anak stunting adalah data kesehatan: hanya untuk kelurahan dan instansi "
+                "kesehatan (stunted children are health data: for the kelurahan and health "
+                "agencies only)",
+            )
+        page = await reports.stunted_children_page(
+            engine, referred=referred, after=None if after is None else str(after), limit=limit,
+            within=scope.visible_households(principal),
+        )  # fmt: skip
+        # The list names households: each one shown is recorded (the read itself, if none).
+        shown: list[str | None] = [c.household_id for c in page.items] or [None]
+        await record_reads(engine, reads, request, principal, "stunting", shown, purpose)
+        return StuntedPageView(
+            items=[StuntedChildView(**asdict(c)) for c in page.items], next_after=page.next_after
         )
 
     @router.get(

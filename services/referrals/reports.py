@@ -1,5 +1,6 @@
-"""Coordinator queries: referrals by state, agency, kelurahan and age; handoff latency per
-agency; overdue referrals; the 100-day figures of the priority kelurahan."""
+"""Coordinator queries: referrals by state, agency, kelurahan, age and escalation rung; handoff
+latency per agency; overdue referrals; the 100-day figures of the priority kelurahan; the
+stunted children found and referred."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class ReferralFilter:
     household_id: UUID | None = None
     older_than_days: float | None = None
     overdue: bool | None = None
+    escalation_level: int | None = None  # a rung of the ladder, as `funnel` counts it
 
 
 async def list_referrals(
@@ -75,12 +77,21 @@ async def list_referrals(
     if where.overdue is not None:
         late = and_(t.open_slot.is_not(None), t.due_at <= now)
         query = query.where(late if where.overdue else ~late)
+    if where.escalation_level is not None:
+        query = query.where(rung(where.escalation_level))
     if after:
         mark = await _requested_at(engine, after)
         query = query.where(or_(t.requested_at > mark, and_(t.requested_at == mark, t.id > after)))
     query = query.order_by(t.requested_at, t.id).limit(limit)
     async with engine.connect() as conn:
         return [from_row(row) for row in await conn.execute(query)]
+
+
+def rung(level: int) -> ColumnElement[bool]:
+    """The referrals at one rung of the ladder: the first holds level 0 too (overdue, not yet
+    raised by the deadline check), as `funnel` counts `max(1, level)`."""
+    level_of = referrals.c.escalation_level
+    return level_of <= 1 if level == 1 else level_of == level
 
 
 async def _requested_at(engine: AsyncEngine, referral_id: str) -> datetime:
@@ -317,7 +328,9 @@ async def funnel(engine: AsyncEngine, directory: Directory, now: datetime) -> li
             .where(late)
             .group_by(t.agency, t.escalation_level)
         ):
-            overdue.setdefault(agency, {})[max(1, level)] = n
+            rung_of = max(1, level)  # overdue before the deadline check raised it: the first
+            counted = overdue.setdefault(agency, {})
+            counted[rung_of] = counted.get(rung_of, 0) + n
     return [AgencyFunnel(a, counts[a], overdue.get(a, {})) for a in counts]
 
 
@@ -362,18 +375,22 @@ def _aware(moment: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
-class Stunting:
-    children_found: int  # children with a child_stunting_detected event on the timeline
-    children_referred: int  # … of whom a referral names the child
+class StuntedChild:
+    """One child the stunting figures count: as the record kept, if merged."""
+
+    member_id: str
+    household_id: str  # its household by the events: the stunting one's, or the merge's kept
+    referred: bool  # a referral that still stands names the child
 
 
-async def stunting(engine: AsyncEngine) -> Stunting:
-    """Stunted children found (by the registry's measurements) and referred. A child whose
-    record was merged into another counts once, as the record kept."""
+async def stunted_children(engine: AsyncEngine) -> list[StuntedChild]:
+    """Children with a child_stunting_detected event on the timeline, by member id: the one
+    set behind both the stunting counts and their lists, so a list always adds up to its
+    figure. A child whose record was merged into another is one child, the record kept."""
     t = timeline_entries.c
     kinds = (ChildStuntingDetected.ce_type(), MembersMerged.ce_type())
-    found: set[str] = set()
-    kept: dict[str, str] = {}
+    found: dict[str, str] = {}  # member: household, by its latest event
+    kept: dict[str, tuple[str, str]] = {}  # removed member: (kept member, its household)
     async with engine.connect() as conn:
         rows = await conn.execute(
             select(t.type, t.data).where(t.type.in_(kinds)).order_by(t.stream_seq)
@@ -381,9 +398,10 @@ async def stunting(engine: AsyncEngine) -> Stunting:
         for kind, data in rows:
             event = json.loads(data)
             if kind == kinds[0]:
-                found.add(str(event["member_id"]))
+                found[str(event["member_id"])] = str(event["household_id"])
             else:
-                kept[str(event["removed_member_id"])] = str(event["kept_member_id"])
+                removed = str(event["removed_member_id"])
+                kept[removed] = (str(event["kept_member_id"]), str(event["kept_household_id"]))
         referred = {
             str(m)
             for (m,) in await conn.execute(
@@ -394,15 +412,85 @@ async def stunting(engine: AsyncEngine) -> Stunting:
             )
         }
 
-    def person(member: str) -> str:
+    def person(member: str, household: str) -> tuple[str, str]:
         seen = {member}
-        while member in kept and kept[member] not in seen:  # merges chain; never loop
-            member = kept[member]
+        while member in kept and kept[member][0] not in seen:  # merges chain; never loop
+            member, household = kept[member]
             seen.add(member)
-        return member
+        return member, household
 
-    children = {person(m) for m in found}
-    return Stunting(children_found=len(children), children_referred=len(children & referred))
+    children = dict(person(m, h) for m, h in found.items())
+    return [StuntedChild(m, h, m in referred) for m, h in sorted(children.items())]
+
+
+@dataclass(frozen=True)
+class Stunting:
+    children_found: int  # children with a child_stunting_detected event on the timeline
+    children_referred: int  # … of whom a referral names the child
+
+
+async def stunting(engine: AsyncEngine) -> Stunting:
+    """Stunted children found (by the registry's measurements) and referred, as
+    `stunted_children` has them."""
+    children = await stunted_children(engine)
+    return Stunting(len(children), sum(c.referred for c in children))
+
+
+@dataclass(frozen=True)
+class StuntedChildListed:
+    member_id: str
+    household_id: str
+    kelurahan_code: str
+    referred: bool
+
+
+@dataclass(frozen=True)
+class StuntedPage:
+    items: list[StuntedChildListed]
+    next_after: str | None  # the last member id here, when more follow
+
+
+LOOKUP = 500  # children whose households one query looks up: few bound ids, for any database
+
+
+async def stunted_children_page(
+    engine: AsyncEngine,
+    *,
+    referred: bool | None,
+    after: str | None,
+    limit: int,
+    within: ColumnElement[bool] | None = None,
+) -> StuntedPage:
+    """The children `stunting` counts (`referred`: only those referred, or not; None: all),
+    by member id; `after` is the last member id of the previous page; `within`, the caller's
+    share (scope.visible_households). Each child's kelurahan is its household's as this
+    service knows it: a household it has not learnt yet is in no list until it has."""
+    children = [
+        c
+        for c in await stunted_children(engine)
+        if (referred is None or c.referred is referred) and (after is None or c.member_id > after)
+    ]
+    h = household_facts.c
+    shown: list[StuntedChildListed] = []
+    async with engine.connect() as conn:
+        # A chunk of children at a time, in order, until a page and one more are shown.
+        for start in range(0, len(children), LOOKUP):
+            chunk = children[start : start + LOOKUP]
+            query = select(h.household_id, h.kelurahan_code).where(
+                h.household_id.in_({c.household_id for c in chunk})
+            )
+            if within is not None:
+                query = query.where(within)
+            known = {household: code for household, code in await conn.execute(query)}
+            shown += [
+                StuntedChildListed(c.member_id, c.household_id, known[c.household_id], c.referred)
+                for c in chunk
+                if c.household_id in known
+            ]
+            if len(shown) > limit:
+                break
+    page = shown[:limit]
+    return StuntedPage(page, page[-1].member_id if len(shown) > limit else None)
 
 
 # What counts towards the city's incentive payments, by the events that record it.

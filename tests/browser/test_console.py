@@ -18,10 +18,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
 
+from services.registry.areas import areas
 from tests.integration.test_assessments import CITY, city_answers
 from tests.integration.test_slice import household
 from tests.integration.test_up import Up, poll, token_headers
@@ -105,9 +107,26 @@ def sign_in(page: Page, console: str, name: str, role: str, **area: str) -> None
     page.get_by_role("button", name="Masuk").click()
 
 
-def figure(page: Page, card: str, name: str) -> int:
-    shown = page.locator(f'[data-kelurahan="{card}"] [data-figure="{name}"]').inner_text()
+def figure(page: Page, card: str | None, name: str) -> int:
+    """A figure's number (a card's, or the page's when `card` is None), without the words
+    that follow it for a screen reader."""
+    where = "" if card is None else f'[data-kelurahan="{card}"] '
+    shown = page.locator(f'{where}[data-figure="{name}"]').inner_text()
     return int(re.match(r"\d+", shown.strip()).group())  # type: ignore[union-attr]
+
+
+def rows_of(page: Page, url: str, row: str) -> list[str]:
+    """The `row` marks (e.g. `data-member`) of every row of a console list, following
+    "Halaman berikutnya" to its last page."""
+    page.goto(url)
+    found: list[str] = []
+    while True:
+        rows = page.locator(f"table tr[{row}]")
+        found += [r.get_attribute(row) or "" for r in rows.all()]
+        following = page.get_by_role("link", name="Halaman berikutnya")
+        if following.count() == 0:
+            return found
+        page.goto(urljoin(page.url, following.get_attribute("href")))
 
 
 def test_a_coordinator_reads_the_100_day_dashboard_and_sees_it_update_live(
@@ -144,7 +163,7 @@ def test_a_coordinator_reads_the_100_day_dashboard_and_sees_it_update_live(
     expect(page.locator("main")).to_be_focused()
 
     # A kader finds a stunted child in Lok Tuan: the dashboard counts it without a reload.
-    before = int(page.locator('[data-figure="stunting_found"]').inner_text())
+    before = figure(page, None, "stunting_found")
     kelurahan = token_headers(data_dir, "--role", "kelurahan", "--kelurahan", "Lok Tuan")
     home = httpx.post(
         f"{urls['registry']}/households", json=household("6474019999000001"), headers=kelurahan
@@ -165,7 +184,9 @@ def test_a_coordinator_reads_the_100_day_dashboard_and_sees_it_update_live(
         headers=kelurahan,
     )
     assert measured.json()["hfa_category"] in ("pendek", "sangat_pendek"), measured.text
-    expect(page.locator('[data-figure="stunting_found"]')).to_have_text(str(before + 1))
+    expect(page.locator('[data-figure="stunting_found"]')).to_have_text(
+        re.compile(rf"^\s*{before + 1}\D")
+    )
     print(f"event → dashboard updated in the browser: {time.perf_counter() - sent:.2f} s")
     shot(page, "dasbor-langsung")
 
@@ -239,6 +260,91 @@ def test_a_coordinator_reads_the_100_day_dashboard_and_sees_it_update_live(
     shot(page, "daftar-rujukan")
     rows.first.get_by_role("link").click()
     expect(page.locator('[data-field="status"]')).to_have_text("diminta")
+
+
+def test_the_stunting_figures_and_the_overdue_rungs_open_the_lists_behind_them(
+    system: tuple[Path, dict[str, str]], browser: Browser
+) -> None:
+    data_dir, urls = system
+    konsol = urls["konsol"]
+    coordinator = token_headers(data_dir, "--role", "coordinator")
+    page = browser.new_page()
+    sign_in(page, konsol, "Koordinator TKPK", "coordinator")
+    expect(page).to_have_url(f"{konsol}/dasbor")
+
+    # Stunted children are health data: the coordinator works from the counts, and following
+    # a stunting figure says so.
+    found_link = page.locator('[data-figure="stunting_found"] a')
+    expect(found_link).to_have_attribute("href", "/daftar-stunting")
+    expect(page.locator('[data-figure="stunting_referred"] a')).to_have_attribute(
+        "href", "/daftar-stunting?dirujuk=ya"
+    )
+    found_link.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tidak diizinkan")
+    expect(page.locator("[data-why]")).to_contain_text("data kesehatan")
+    accessible(page)
+    shot(page, "daftar-stunting-koordinator")
+
+    # Each overdue count opens the referrals at its rung of the ladder (the demo's referrals
+    # are young: likely none yet, so the first rung's list is asked for as well).
+    report = httpx.get(f"{urls['referrals']}/reports/dashboard", headers=coordinator).json()
+    at_rung: dict[str, int] = {}
+    for f in report["funnel"]:
+        for level, n in f["overdue_by_level"].items():
+            at_rung[level] = at_rung.get(level, 0) + n
+    page.goto(f"{konsol}/dasbor")
+    links = page.locator("ul.overdue li[data-level] a")
+    expect(links).to_have_count(len(at_rung))
+    rows = page.locator('[data-table="rujukan"] tr[data-referral]')
+    for level in sorted(at_rung, key=int):
+        page.locator(f'ul.overdue li[data-level="{level}"] a').click()
+        expect(page.locator("p.note")).to_contain_text(f"(tingkat eskalasi {level})")
+        expect(rows).to_have_count(min(at_rung[level], 200))
+        page.go_back()
+    page.goto(f"{konsol}/daftar-rujukan?overdue=true&tingkat=1")
+    expect(page.locator("p.note")).to_contain_text("terlambat sampai Ketua RT (tingkat eskalasi 1)")
+    expect(rows).to_have_count(min(at_rung.get("1", 0), 200))
+    accessible(page)
+    page.close()
+
+    # The kelurahan read their own children: together, each list adds up to its figure.
+    figures = report["stunting"]
+    assert figures["children_found"] > 0
+    counted = {"": 0, "ya": 0, "tidak": 0}
+    for code, area in areas().items():
+        if area.level != "kelurahan":
+            continue
+        context = browser.new_context()
+        page = context.new_page()
+        sign_in(page, konsol, f"Lurah {area.name}", "kelurahan", kelurahan=code)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        for dirujuk in counted:
+            counted[dirujuk] += len(
+                rows_of(page, f"{konsol}/daftar-stunting?dirujuk={dirujuk}", "data-member")
+            )
+        if code == "64.74.01.1003":  # Lok Tuan: each row names its head and opens the case
+            page.goto(f"{konsol}/daftar-stunting")
+            expect(page.get_by_role("heading", level=1)).to_have_text("Anak stunting ditemukan")
+            first = page.locator("table tr[data-member]").first
+            expect(first).not_to_contain_text("Tanpa nama di registry")
+            accessible(page)
+            shot(page, "daftar-stunting")
+            after = first.get_attribute("data-member")
+            total = page.locator("table tr[data-member]").count()
+            page.goto(f"{konsol}/daftar-stunting?setelah={after}")  # the page after the first
+            expect(page.locator("table tr[data-member]")).to_have_count(total - 1)
+            page.goto(f"{konsol}/daftar-stunting")
+            household = first.get_attribute("data-household")
+            first.get_by_role("link").click()
+            expect(page).to_have_url(f"{konsol}/rumah-tangga/{household}")
+        context.close()
+    again = httpx.get(f"{urls['referrals']}/reports/dashboard", headers=coordinator).json()
+    assert again["stunting"] == figures, "the figures moved while the lists were read"
+    assert counted == {
+        "": figures["children_found"],
+        "ya": figures["children_referred"],
+        "tidak": figures["children_found"] - figures["children_referred"],
+    }
 
 
 def test_the_dashboard_is_for_coordinators_and_the_console_works_on_a_phone(

@@ -20,6 +20,8 @@ from sinergi_contracts import (
     subjects,
 )
 
+from services.referrals import directory as directories
+from services.referrals import reports, sla
 from services.referrals.directory import SHIPPED, WITA
 from sinergi.auth import Role
 from tests import tokens
@@ -335,11 +337,13 @@ async def test_an_overdue_referral_climbs_the_ladder_once_per_level_across_resta
     assert late["escalation_level"] == 5
 
 
-async def a_stunted_child(system: System, household_id: str) -> tuple[str, dict[str, Any]]:
+async def a_stunted_child(
+    system: System, household_id: str, nik: str | None = "6474011403220007", **changes: Any
+) -> tuple[str, dict[str, Any]]:
     """A child added to the household and measured stunted: (member id, the measurement)."""
     child = member(
-        "6474011403220007", name="Muhammad Rizky", sex="L", birth_date="2022-03-14",
-        relation="anak", working=False,
+        nik, **{"name": "Muhammad Rizky", "sex": "L", "birth_date": "2022-03-14",
+                "relation": "anak", "working": False} | changes,
     )  # fmt: skip
     added = await system.registry.post(f"/households/{household_id}/members", json=child)
     assert added.status_code == 201, added.text
@@ -349,6 +353,29 @@ async def a_stunted_child(system: System, household_id: str) -> tuple[str, dict[
     )
     assert measured.json()["hfa_category"] in ("pendek", "sangat_pendek"), measured.text
     return str(added.json()["id"]), measured.json()
+
+
+async def merged_into_a_copy(system: System, no_kk: str) -> tuple[str, str]:
+    """Muhammad Rizky (`a_stunted_child`) registered again without NIK in a new household,
+    then merged into that record: (the new household, the record kept)."""
+    other = await registered(system.registry, no_kk)
+    copy = member(None, name="Muhamad Rizky", sex="L", birth_date="2022-03-14", relation="anak")
+    copy_id = (await system.registry.post(f"/households/{other}/members", json=copy)).json()["id"]
+    queue = await eventually(
+        lambda: system.registry.get("/duplicates"), lambda r: len(r.json()["items"]) == 1
+    )
+    candidate = queue.json()["items"][0]["id"]
+    merged = await system.registry.post(
+        f"/duplicates/{candidate}/decision",
+        json={
+            "decision": "merge",
+            "keep_member_id": copy_id,
+            "note": "Anak yang sama, kini tinggal bersama neneknya",
+            "officer": "Nur Hasanah",
+        },
+    )
+    assert merged.status_code == 200, merged.text
+    return other, str(copy_id)
 
 
 async def test_a_newly_stunted_child_is_referred_to_the_puskesmas_and_follows_a_merge(
@@ -369,25 +396,7 @@ async def test_a_newly_stunted_child_is_referred_to_the_puskesmas_and_follows_a_
 
         # The same child registered again without NIK elsewhere, then merged into that record:
         # the referral follows the person.
-        other = await registered(system.registry, "6474010101200002")
-        copy = member(None, name="Muhamad Rizky", sex="L", birth_date="2022-03-14", relation="anak")
-        copy_id = (await system.registry.post(f"/households/{other}/members", json=copy)).json()[
-            "id"
-        ]
-        queue = await eventually(
-            lambda: system.registry.get("/duplicates"), lambda r: len(r.json()["items"]) == 1
-        )
-        candidate = queue.json()["items"][0]["id"]
-        merged = await system.registry.post(
-            f"/duplicates/{candidate}/decision",
-            json={
-                "decision": "merge",
-                "keep_member_id": copy_id,
-                "note": "Anak yang sama, kini tinggal bersama neneknya",
-                "officer": "Nur Hasanah",
-            },
-        )
-        assert merged.status_code == 200, merged.text
+        _, copy_id = await merged_into_a_copy(system, "6474010101200002")
         await eventually(
             lambda: system.referrals.get(f"/referrals/{referral['id']}"),
             lambda r: r.json()["member_id"] == copy_id,
@@ -579,6 +588,172 @@ async def test_each_hundred_days_figure_lists_the_households_it_counts(
         lists = await lists_add_up(system.referrals)
         assert lists[LOK_TUAN] == {"at_start": [extreme], "now": [extreme], "graduated": []}
         assert lists["kota"]["at_start"] == sorted([extreme, elsewhere])
+
+
+async def stunted(
+    client: httpx.AsyncClient, headers: dict[str, str] | None = None, **query: Any
+) -> httpx.Response:
+    return await client.get("/reports/stunting/children", params=query, headers=headers)
+
+
+async def every_child(
+    client: httpx.AsyncClient, headers: dict[str, str] | None = None, **query: Any
+) -> list[dict[str, Any]]:
+    """A stunting list followed page by page, one child a page, after checking it holds what
+    one long page holds."""
+    whole = await stunted(client, headers, limit=200, **query)
+    assert whole.status_code == 200, whole.text
+    assert whole.json()["next_after"] is None
+    pages: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        page = (
+            await stunted(client, headers, limit=1, **query, **({"after": after} if after else {}))
+        ).json()
+        pages += page["items"]
+        after = page["next_after"]
+        if after is None:
+            break
+        assert after == page["items"][-1]["member_id"]
+    assert pages == whole.json()["items"]
+    return pages
+
+
+async def test_the_stunting_figures_list_the_children_they_count(settings_for: Any) -> None:
+    async with start_system(settings_for, services=("registry", "referrals")) as system:
+        first = await registered(system.registry)  # Lok Tuan
+        rizky, _ = await a_stunted_child(system, first)
+        # A sister stunted too: the household's referral to the Puskesmas is open, so the rule
+        # refers nobody again. Found, not referred.
+        putri, _ = await a_stunted_child(
+            system, first, "6474015403220008", name="Putri Ayu", sex="P"
+        )
+        created = await system.registry.post(
+            "/households", json=household("6474010101200003", kelurahan_code=API_API)
+        )
+        elsewhere = created.json()["id"]
+        ahmad, _ = await a_stunted_child(system, elsewhere, "6474011403220009", name="Ahmad Fauzi")
+        await eventually(
+            lambda: system.referrals.get("/referrals", params={"agency": "puskesmas"}),
+            lambda r: {i["member_id"] for i in r.json()["items"]} == {rizky, ahmad},
+        )
+        # Rizky registered again elsewhere and merged: one child, the record kept, referred.
+        second, kept = await merged_into_a_copy(system, "6474010101200002")
+        report = await eventually(
+            lambda: system.referrals.get("/reports/dashboard"),
+            lambda r: r.json()["stunting"] == {"children_found": 3, "children_referred": 2},
+        )
+        figures = report.json()["stunting"]
+
+        # Each figure's list holds as many as it counts, a page at a time, by member id.
+        found = await every_child(system.referrals)
+        referred = await every_child(system.referrals, referred=True)
+        not_referred = await every_child(system.referrals, referred=False)
+        assert len(found) == figures["children_found"]
+        assert len(referred) == figures["children_referred"]
+        assert len(not_referred) == figures["children_found"] - figures["children_referred"]
+        assert [c["member_id"] for c in found] == sorted([kept, putri, ahmad])
+        assert sorted(found, key=str) == sorted(referred + not_referred, key=str)
+        assert {c["member_id"]: (c["household_id"], c["kelurahan_code"], c["referred"])
+                for c in found} == {
+            kept: (second, LOK_TUAN, True),  # where the record kept lives; not Rizky's old one
+            putri: (first, LOK_TUAN, False),
+            ahmad: (elsewhere, API_API, True),
+        }  # fmt: skip
+
+        # Health data: a kelurahan lists its own, a health agency the households it serves
+        # (the Puskesmas was sent Rizky from his first household, where his sister lives).
+        lok_tuan = tokens.bearer(Role.KELURAHAN, "lurah-lok-tuan", kelurahan=LOK_TUAN)
+        api_api = tokens.bearer(Role.KELURAHAN, "lurah-api-api", kelurahan=API_API)
+        puskesmas = tokens.bearer(Role.AGENCY_ADMIN, "kepala-puskesmas", agency="puskesmas")
+        for headers, theirs in ((lok_tuan, [kept, putri]), (api_api, [ahmad]),
+                                (puskesmas, [putri, ahmad])):  # fmt: skip
+            assert [c["member_id"] for c in await every_child(system.referrals, headers)] == (
+                sorted(theirs)
+            )
+        # Others work from the counts: refused, saying why, first in Indonesian.
+        for role, headers in (
+            ("coordinator", tokens.bearer(Role.COORDINATOR, "wakil-wali-kota")),
+            ("kecamatan", tokens.bearer(Role.KECAMATAN, "camat-utara", kecamatan="64.74.01")),
+            ("dspm", tokens.bearer(Role.AGENCY_ADMIN, "kepala-dspm", agency="dspm")),
+            ("staff", tokens.bearer(Role.AGENCY_STAFF, "bidan", agency="puskesmas")),
+        ):
+            refused = await stunted(system.referrals, headers)
+            assert refused.status_code == 403, (role, refused.text)
+            if role != "staff":  # not a reports role at all: refused before the health check
+                assert refused.json()["pesan"].startswith("anak stunting adalah data kesehatan")
+
+        # Each household shown is recorded as read, once a list, for the auditor.
+        auditor = tokens.bearer(Role.AUDITOR, "inspektorat")
+        reads = await system.referrals.get(
+            "/audit/reads", params={"household_id": first}, headers=auditor
+        )
+        lurah_reads = [r for r in reads.json()["items"] if r["subject"] == "lurah-lok-tuan"]
+        assert {r["resource"] for r in lurah_reads} == {"stunting"}
+        assert len(lurah_reads) == 2  # the long page, and Putri's page of one
+        refused_reads = await system.referrals.get(
+            "/audit/reads", params={"subject": "wakil-wali-kota"}, headers=auditor
+        )
+        assert refused_reads.json()["items"] == []  # refused: nothing was read
+
+
+async def test_overdue_referrals_list_by_the_rung_the_dashboard_counts_them_at(
+    settings_for: Any, tmp_path: Path
+) -> None:
+    path = fast_directory(tmp_path)
+    # The deadline check is the test's: it raises levels as at the moments it names.
+    quiet = {"directory_file": path, "sla_check_seconds": 3600}
+    directory = directories.load(path)
+    async with start_system(settings_for, services=("registry", "referrals"), **quiet) as system:
+        runtime = system.runtime("referrals")
+
+        async def raised(referral: dict[str, Any], seconds: float) -> None:
+            due = datetime.fromisoformat(referral["due_at"])
+            await sla.escalate(runtime.uow, directory, due + timedelta(seconds=seconds))
+
+        homes = [await known_household(system, f"647401010120000{n}") for n in (1, 2, 3)]
+        high = await refer(system, homes[0])
+        await raised(high, 0.7)  # a second rung: 0.6 s on, one more
+        first = await refer(system, homes[1])
+        await raised(first, 0.1)  # the first rung
+        waiting = await refer(system, homes[2])  # overdue in 0.5 s, never raised: level 0
+        late = await eventually(
+            lambda: system.referrals.get("/referrals", params={"overdue": True}),
+            lambda r: len(r.json()["items"]) == 3,
+        )
+        levels = {r["id"]: r["escalation_level"] for r in late.json()["items"]}
+        assert (levels[first["id"]], levels[waiting["id"]]) == (1, 0) and levels[high["id"]] >= 2
+        top = levels[high["id"]]
+        (dspm,) = [
+            f
+            for f in await reports.funnel(runtime.engine, directory, datetime.now(WITA))
+            if f.agency == "dspm"
+        ]
+        assert dspm.overdue_by_level == {1: 2, top: 1}  # levels 0 and 1: both the first rung
+
+        # Each rung's list holds what the dashboard counts there.
+        for level in range(1, len(directory.ladder) + 1):
+            listed = await system.referrals.get(
+                "/referrals", params={"overdue": True, "escalation_level": level}
+            )
+            assert listed.status_code == 200, listed.text
+            ids = {r["id"] for r in listed.json()["items"]}
+            assert len(ids) == dspm.overdue_by_level.get(level, 0), level
+            expected = (
+                {first["id"], waiting["id"]}
+                if level == 1
+                else {high["id"]}
+                if level == top
+                else set()
+            )
+            assert ids == expected, level
+        # A rung counts overdue referrals: without overdue=true, or off the ladder, 422.
+        for query in ({"escalation_level": 1}, {"overdue": False, "escalation_level": 2},
+                      {"overdue": True, "escalation_level": 0},
+                      {"overdue": True, "escalation_level": 6}):  # fmt: skip
+            wrong = await system.referrals.get("/referrals", params=query)
+            assert wrong.status_code == 422, (query, wrong.text)
+            assert wrong.json()["errors"][0]["field"] == "escalation_level", wrong.text
 
 
 async def test_contributions_count_per_rt_and_per_recorder_within_the_wita_days_asked(
