@@ -38,6 +38,9 @@ REFERRED = {
 # Health data: the roles the referrals service's list lets in that may read it (an agency's
 # head, of a health agency: the service refuses another, and the console shows why).
 STUNTING_ROLES = frozenset({Role.KELURAHAN, Role.AGENCY_ADMIN})
+# City roles that see the dashboard but not health data: the figures per kelurahan instead.
+COUNTS_ONLY = frozenset({Role.COORDINATOR, Role.AUDITOR})
+UNKNOWN = "belum_tercatat"  # the referrals service's kelurahan of a household not yet known
 HEALTH_DATA = (
     "Anak stunting adalah data kesehatan: hanya untuk kelurahan dan instansi kesehatan. "
     "(Stunted children are health data: for the kelurahan and health agencies only.)"
@@ -146,11 +149,13 @@ def routes(web: Web) -> APIRouter:
         """The stunted children the dashboard counts (found; referred or not), each in its
         household: the referrals service lists them as it counts them, the registry names
         their heads."""
-        signed = await web.signed_in(request, STUNTING_ROLES, why=HEALTH_DATA)
+        signed = await web.signed_in(request, STUNTING_ROLES | COUNTS_ONLY, why=HEALTH_DATA)
         if isinstance(signed, Response):
             return signed
         dirujuk = dirujuk if dirujuk in REFERRED else ""
         referred, heading = REFERRED[dirujuk]
+        if signed.principal.role in COUNTS_ONLY:
+            return await stunting_counts(request, signed, heading)
         params: dict[str, Any] = {"limit": PAGE}
         if referred is not None:
             params["referred"] = referred
@@ -176,6 +181,24 @@ def routes(web: Web) -> APIRouter:
             dirujuk=dirujuk, filters=[(key, label) for key, (_, label) in REFERRED.items()],
             columns=4, more=after is not None,
             next_url=after and f"/daftar-stunting?{urlencode(following)}",
+        )  # fmt: skip
+
+    async def stunting_counts(request: Request, signed: Session, heading: str) -> Response:
+        """What the stunting figures break down to for a city role that may not list the
+        children: per kelurahan, from the same report as the dashboard."""
+        try:
+            report = await web.backend.get("referrals", "/reports/dashboard", signed.token)
+        except BackendError as error:
+            return web.trouble(request, error, signed.principal)
+        counts = report["stunting"]["by_kelurahan"]
+        rows = [
+            (card_name(code) if code != UNKNOWN else "Belum tercatat", c["found"], c["referred"])
+            for code, c in counts.items()
+        ]
+        rows.sort(key=lambda row: (-row[1], row[0]))
+        return await web.view(
+            request, "stunting_per_kelurahan.html", signed, rows=rows,
+            heading=f"{heading} — per kelurahan", stunting=report["stunting"],
         )  # fmt: skip
 
     return router

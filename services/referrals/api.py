@@ -19,7 +19,7 @@ from services.referrals import handlers, scope
 from services.referrals.domain import TimelineEntry, who_and_agency
 from sinergi import live
 from sinergi.audit import audited
-from sinergi.auth import CASE_READERS, MANAGERS, Caller, allow
+from sinergi.auth import CASE_READERS, MANAGERS, Caller, Role, allow
 from sinergi.db import POSITION_MAX
 from sinergi.service import Runtime
 
@@ -224,7 +224,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/timeline/changes",
-        dependencies=allow(*MANAGERS),
+        dependencies=allow(*MANAGERS, Role.AUDITOR),  # positions only: no personal data
         summary="Linimasa kota berubah, langsung (the city's timeline changed, live: SSE)",
         description="Server-Sent Events `berubah` (changed) with the timeline's latest "
         "stream position, sent once the referrals service has projected new events (so its "

@@ -555,7 +555,7 @@ def routes(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/reports/dashboard",
-        dependencies=allow(*MANAGERS),
+        dependencies=allow(*MANAGERS, Role.AUDITOR),  # aggregates: no personal data
         tags=["laporan (reports)"],
         summary="Dasbor 100 hari dalam satu bacaan (the 100-day dashboard in one read)",
         description="The hundred-days figures, their burndown (point 0 = the start, then the "

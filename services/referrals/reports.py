@@ -423,17 +423,39 @@ async def stunted_children(engine: AsyncEngine) -> list[StuntedChild]:
     return [StuntedChild(m, h, m in referred) for m, h in sorted(children.items())]
 
 
+LOOKUP = 500  # households one query looks up: few bound ids, for any database
+UNKNOWN_KELURAHAN: Final = "belum_tercatat"  # a household this service has not learnt yet
+
+
 @dataclass(frozen=True)
 class Stunting:
     children_found: int  # children with a child_stunting_detected event on the timeline
     children_referred: int  # … of whom a referral names the child
+    # The same two per kelurahan (its code: {"found": n, "referred": m}): what the figures
+    # break down to for those who may not list the children (health data), coordinators.
+    by_kelurahan: dict[str, dict[str, int]]
 
 
 async def stunting(engine: AsyncEngine) -> Stunting:
     """Stunted children found (by the registry's measurements) and referred, as
-    `stunted_children` has them."""
+    `stunted_children` has them, in all and per kelurahan (their household's)."""
     children = await stunted_children(engine)
-    return Stunting(len(children), sum(c.referred for c in children))
+    h = household_facts.c
+    places: dict[str, str] = {}
+    households = sorted({c.household_id for c in children})
+    async with engine.connect() as conn:
+        for start in range(0, len(households), LOOKUP):
+            chunk = households[start : start + LOOKUP]
+            query = select(h.household_id, h.kelurahan_code).where(h.household_id.in_(chunk))
+            places.update({household: code for household, code in await conn.execute(query)})
+    by_kelurahan: dict[str, dict[str, int]] = {}
+    for child in children:
+        code = places.get(child.household_id, UNKNOWN_KELURAHAN)
+        counts = by_kelurahan.setdefault(code, {"found": 0, "referred": 0})
+        counts["found"] += 1
+        counts["referred"] += child.referred
+    referred = sum(c.referred for c in children)
+    return Stunting(len(children), referred, dict(sorted(by_kelurahan.items())))
 
 
 @dataclass(frozen=True)
@@ -448,9 +470,6 @@ class StuntedChildListed:
 class StuntedPage:
     items: list[StuntedChildListed]
     next_after: str | None  # the last member id here, when more follow
-
-
-LOOKUP = 500  # children whose households one query looks up: few bound ids, for any database
 
 
 async def stunted_children_page(

@@ -272,18 +272,22 @@ def test_the_stunting_figures_and_the_overdue_rungs_open_the_lists_behind_them(
     sign_in(page, konsol, "Koordinator TKPK", "coordinator")
     expect(page).to_have_url(f"{konsol}/dasbor")
 
-    # Stunted children are health data: the coordinator works from the counts, and following
-    # a stunting figure says so.
+    # Stunted children are health data: behind a stunting figure the coordinator finds the
+    # counts per kelurahan, adding up to it, and no child.
     found_link = page.locator('[data-figure="stunting_found"] a')
     expect(found_link).to_have_attribute("href", "/daftar-stunting")
     expect(page.locator('[data-figure="stunting_referred"] a')).to_have_attribute(
         "href", "/daftar-stunting?dirujuk=ya"
     )
+    shown = int(re.match(r"\d+", found_link.inner_text()).group())  # type: ignore[union-attr]
     found_link.click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Tidak diizinkan")
-    expect(page.locator("[data-why]")).to_contain_text("data kesehatan")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("per kelurahan")
+    expect(page.locator("[data-member]")).to_have_count(0)
+    per_kelurahan = page.locator("td[data-found]").all_inner_texts()
+    assert sum(int(n) for n in per_kelurahan) == shown > 0
+    expect(page.locator('[data-total="found"]')).to_have_text(str(shown))
     accessible(page)
-    shot(page, "daftar-stunting-koordinator")
+    shot(page, "stunting-per-kelurahan-koordinator")
 
     # Each overdue count opens the referrals at its rung of the ladder (the demo's referrals
     # are young: likely none yet, so the first rung's list is asked for as well).

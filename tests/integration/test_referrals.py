@@ -403,7 +403,11 @@ async def test_a_newly_stunted_child_is_referred_to_the_puskesmas_and_follows_a_
         )
         # The coordinators' dashboard counts the child once: found, and referred.
         dashboard = (await system.referrals.get("/reports/dashboard")).json()
-        assert dashboard["stunting"] == {"children_found": 1, "children_referred": 1}
+        assert dashboard["stunting"] == {
+            "children_found": 1,
+            "children_referred": 1,
+            "by_kelurahan": {LOK_TUAN: {"found": 1, "referred": 1}},
+        }
         puskesmas = {f["agency"]: f for f in dashboard["funnel"]}["puskesmas"]
         assert puskesmas["by_status"]["requested"] == 1
         assert puskesmas["overdue_by_level"] == {}
@@ -641,9 +645,19 @@ async def test_the_stunting_figures_list_the_children_they_count(settings_for: A
         second, kept = await merged_into_a_copy(system, "6474010101200002")
         report = await eventually(
             lambda: system.referrals.get("/reports/dashboard"),
-            lambda r: r.json()["stunting"] == {"children_found": 3, "children_referred": 2},
+            lambda r: r.json()["stunting"]["children_found"] == 3
+            and r.json()["stunting"]["children_referred"] == 2,
         )
         figures = report.json()["stunting"]
+        # Per kelurahan, for those who may not list the children (coordinators, auditors):
+        # Rizky (merged into a household of Lok Tuan) and Putri there, Ahmad in Api-Api.
+        assert figures["by_kelurahan"] == {
+            LOK_TUAN: {"found": 2, "referred": 1},
+            API_API: {"found": 1, "referred": 1},
+        }
+        auditor = tokens.bearer(Role.AUDITOR, "inspektorat")
+        seen = await system.referrals.get("/reports/dashboard", headers=auditor)
+        assert seen.status_code == 200 and seen.json()["stunting"] == figures
 
         # Each figure's list holds as many as it counts, a page at a time, by member id.
         found = await every_child(system.referrals)
