@@ -41,7 +41,7 @@ if CHROMIUM is None:
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from openpyxl import load_workbook  # noqa: E402
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, BrowserContext, Page, expect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +73,6 @@ def settled(urls: dict[str, str], kelurahan: dict[str, str]) -> None:
         time.sleep(0.5)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
-
-
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
@@ -105,6 +97,16 @@ def sign_in(page: Page, console: str, name: str, role: str, **area: str) -> None
     for field, value in area.items():
         page.get_by_label(labels[field], exact=field in ("rw", "rt")).fill(value)
     page.get_by_role("button", name="Masuk").click()
+
+
+def on_phone(
+    browser: Browser, console: str, name: str, role: str, **area: str
+) -> tuple[BrowserContext, Page]:
+    """A phone-sized browser signed in as `name`, the way RTs and cadres use the console."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, console, name, role, **area)
+    return context, page
 
 
 def figure(page: Page, card: str | None, name: str) -> int:
@@ -355,9 +357,9 @@ def test_the_dashboard_is_for_coordinators_and_the_console_works_on_a_phone(
     system: tuple[Path, dict[str, str]], browser: Browser
 ) -> None:
     _, urls = system
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    sign_in(page, urls["konsol"], "Pak Rahmat", "rt", kelurahan="64.74.01.1003", rw="3", rt="12")
+    context, page = on_phone(
+        browser, urls["konsol"], "Pak Rahmat", "rt", kelurahan="64.74.01.1003", rw="3", rt="12"
+    )
     expect(page.get_by_role("heading", level=1)).to_have_text("Lapangan")
     accessible(page)
     shot(page, "lapangan-rt-ponsel")
@@ -473,9 +475,9 @@ def test_an_rt_registers_a_household_on_a_phone_through_a_dropped_connection_sen
     system: tuple[Path, dict[str, str]], browser: Browser
 ) -> None:
     data_dir, urls = system
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    sign_in(page, urls["konsol"], "Pak Joko", "rt", kelurahan="64.74.01.1003", rw="4", rt="7")
+    context, page = on_phone(
+        browser, urls["konsol"], "Pak Joko", "rt", kelurahan="64.74.01.1003", rw="4", rt="7"
+    )
     page.get_by_role("link", name="Daftarkan rumah tangga").click()
     form = {"No. KK (16 digit)": "6474017777000001", "Alamat": "Jl. Cendana Gg. 3 No. 9",
             "Nama kepala keluarga": "Rusmini"}  # fmt: skip
@@ -549,9 +551,9 @@ def test_a_kader_records_a_measurement_and_sees_the_z_score_at_once(
         json={"name": "Bagas Pratama", "sex": "L", "birth_date": "2024-02-03", "relation": "anak"},
         headers=kelurahan,
     ).raise_for_status()
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    sign_in(page, urls["konsol"], "Bu Nurhayati", "kader", kelurahan="64.74.01.1003")
+    context, page = on_phone(
+        browser, urls["konsol"], "Bu Nurhayati", "kader", kelurahan="64.74.01.1003"
+    )
     page.goto(f"{urls['konsol']}/lapangan/rumah-tangga/{home['id']}")
     page.get_by_label("Panjang/tinggi badan (cm)").fill("72")
     page.get_by_label("Berat badan (kg)").fill("8,1")
@@ -683,9 +685,9 @@ def test_an_rt_uploads_a_spreadsheet_and_reads_its_row_report(
         "6474014444000002,Lok Tuan,8,2,Jl. Bakau No. 2,Darto,Darto,X,1979-07-30,kepala\n",
         encoding="utf-8",
     )
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    sign_in(page, urls["konsol"], "Pak Made", "rt", kelurahan="64.74.01.1003", rw="8", rt="2")
+    context, page = on_phone(
+        browser, urls["konsol"], "Pak Made", "rt", kelurahan="64.74.01.1003", rw="8", rt="2"
+    )
     page.get_by_role("link", name="Unggah spreadsheet RT").click()
     page.get_by_label("Berkas (.xlsx atau .csv)").set_input_files(sheet)
     accessible(page)
@@ -715,9 +717,9 @@ def test_an_upload_without_signal_waits_on_the_phone_and_is_applied_once(
         "6474015555000011,Lok Tuan,4,7,Jl. Cemara No. 5,Sulastri,Sulastri,P,1990-04-02,kepala\n",
         encoding="utf-8",
     )
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    sign_in(page, urls["konsol"], "Bu Ani", "rt", kelurahan="64.74.01.1003", rw="4", rt="7")
+    context, page = on_phone(
+        browser, urls["konsol"], "Bu Ani", "rt", kelurahan="64.74.01.1003", rw="4", rt="7"
+    )
     page.goto(f"{urls['konsol']}/lapangan/unggah")
 
     # No signal as the RT uploads: the file stays on the phone, even with the page closed.

@@ -23,7 +23,7 @@ from tests.integration.test_up import Up
 pytestmark = pytest.mark.integration
 
 assert CHROMIUM is not None  # test_console skips the module when there is none
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 CLIENT, SECRET = "sinergi-konsol", "rahasia-uji"
 USERS = """\
@@ -104,14 +104,6 @@ def console(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield up.wait_ready()["konsol"]
     finally:
         assert up.stop() == 0, "".join(up.output)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
 
 
 def sign_in_at_provider(page: Page, console: str, username: str, password: str) -> None:
