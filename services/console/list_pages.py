@@ -128,15 +128,10 @@ def routes(web: Web) -> APIRouter:
         if setelah:
             params["after"] = setelah
         try:
-            found = await web.backend.get(
-                "referrals", "/reports/hundred-days/households", signed.token, params
-            )
-            heads = await heads_of(web, signed, [h["household_id"] for h in found["items"]])
+            rows, after = await named_page(web, signed, "/reports/hundred-days/households", params)
         except BackendError as error:
             return web.trouble(request, error, signed.principal)
-        # One row per household counted, named or not: the list must add up to its figure.
-        items = [heads.get(h["household_id"]) or unnamed(h) for h in found["items"]]
-        after = found["next_after"]
+        items = [row for _, row in rows]
         following = {"kelurahan": kelurahan, "kelompok": kelompok, "setelah": after}
         return await web.view(
             request, "daftar_rumah_tangga.html", signed, items=items, kelurahan=kelurahan,
@@ -162,19 +157,11 @@ def routes(web: Web) -> APIRouter:
         if setelah:
             params["after"] = setelah
         try:
-            found = await web.backend.get(
-                "referrals", "/reports/stunting/children", signed.token, params
-            )
-            heads = await heads_of(web, signed, [c["household_id"] for c in found["items"]])
+            rows, after = await named_page(web, signed, "/reports/stunting/children", params)
         except BackendError as error:
             return web.trouble(request, error, signed.principal)
-        # One row per child counted (two in one household: two rows), named or not.
-        items = [
-            (heads.get(c["household_id"]) or unnamed(c))
-            | {"member_id": c["member_id"], "referred": c["referred"]}
-            for c in found["items"]
-        ]
-        after = found["next_after"]
+        # One row per child counted (two in one household: two rows).
+        items = [row | {"member_id": c["member_id"], "referred": c["referred"]} for c, row in rows]
         following = {"dirujuk": dirujuk, "setelah": after}
         return await web.view(
             request, "daftar_stunting.html", signed, items=items, heading=heading,
@@ -202,6 +189,18 @@ def routes(web: Web) -> APIRouter:
         )  # fmt: skip
 
     return router
+
+
+async def named_page(
+    web: Web, signed: Session, path: str, params: dict[str, Any]
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], str | None]:
+    """A page of one of the referrals service's lists of households, each item beside its
+    household's row, named or not (a list must add up to the figure it opens); and the
+    `after` of the next page."""
+    found = await web.backend.get("referrals", path, signed.token, params)
+    heads = await heads_of(web, signed, [item["household_id"] for item in found["items"]])
+    rows = [(item, heads.get(item["household_id"]) or unnamed(item)) for item in found["items"]]
+    return rows, found["next_after"]
 
 
 async def heads_of(web: Web, signed: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
