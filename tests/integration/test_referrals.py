@@ -645,8 +645,10 @@ async def test_the_stunting_figures_list_the_children_they_count(settings_for: A
         second, kept = await merged_into_a_copy(system, "6474010101200002")
         report = await eventually(
             lambda: system.referrals.get("/reports/dashboard"),
-            lambda r: r.json()["stunting"]["children_found"] == 3
-            and r.json()["stunting"]["children_referred"] == 2,
+            lambda r: (
+                r.json()["stunting"]["children_found"] == 3
+                and r.json()["stunting"]["children_referred"] == 2
+            ),
         )
         figures = report.json()["stunting"]
         # Per kelurahan, for those who may not list the children (coordinators, auditors):
