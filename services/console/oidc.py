@@ -29,6 +29,7 @@ PENDING_COOKIE: Final = "sinergi_masuk"
 PENDING_SECONDS: Final = 600
 CALLBACK_PATH: Final = "/masuk/kembali"
 REFRESH_SECONDS: Final = 8 * 3600  # when the provider does not say how long it lasts
+RENEW_EARLY_SECONDS: Final = 30  # clocks differ; a page takes a moment to be made
 
 
 class SignInFailed(Exception):
@@ -213,9 +214,12 @@ def forget_pending(response: Response) -> None:
 
 
 def keep_tokens(response: Response, tokens: Tokens, *, secure: bool) -> None:
-    """The session in the browser's cookies: the access token for as long as it lasts, the
-    refresh token (if the provider gave one) for as long as that does."""
+    """The session in the browser's cookies: the access token until shortly before it runs
+    out (the browser then drops it and the next request renews the session, rather than
+    sending a token the services would just refuse), the refresh token (if the provider gave
+    one) for as long as that lasts."""
     session.keep(
-        response, tokens.access_token, secure=secure, max_age=tokens.expires_in,
+        response, tokens.access_token, secure=secure,
+        max_age=max(1, tokens.expires_in - RENEW_EARLY_SECONDS),
         refresh_token=tokens.refresh_token, refresh_max_age=tokens.refresh_expires_in,
     )  # fmt: skip
