@@ -123,8 +123,11 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 
 def up(data_dir: Path) -> None:
-    # A SIGTERM (from a supervisor or a test) stops everything as cleanly as Ctrl-C does.
+    # A SIGTERM (from a supervisor or a test) stops everything as cleanly as Ctrl-C does; and
+    # Ctrl-C does even when the shell started us with SIGINT ignored (a background job's
+    # commands are), where Python would leave it ignored.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     nats = embedded_nats(data_dir)

@@ -26,9 +26,19 @@ URL_LINE = re.compile(r"^\s+(registry|referrals|notifications|konsol)\s+(?:API|W
 class Up:
     """One `sinergi up` process whose printed URLs are collected as they appear."""
 
-    def __init__(self, data_dir: Path, settings: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        settings: dict[str, str] | None = None,
+        *,
+        sigint_ignored: bool = False,
+    ):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")}
         env |= settings or {}
+
+        def as_a_background_job() -> None:  # what a shell does to a command started with &
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sinergi.cli", "up", "--data-dir", str(data_dir)],
             stdout=subprocess.PIPE,
@@ -36,6 +46,7 @@ class Up:
             stdin=subprocess.DEVNULL,
             env=env,
             text=True,
+            preexec_fn=as_a_background_job if sigint_ignored else None,
         )
         self.urls: dict[str, str] = {}
         self.output: list[str] = []
@@ -171,3 +182,14 @@ def test_sinergi_up_runs_the_slice_stops_cleanly_and_keeps_the_data(tmp_path: Pa
         assert second.stop() == 0, "".join(second.output)
     assert not any("sinergi demo" in line for line in second.output)
     assert processes_mentioning(str(data_dir)) == []
+
+
+def test_ctrl_c_stops_sinergi_up_started_as_a_background_job(tmp_path: Path) -> None:
+    """A shell starts a background job's commands with SIGINT ignored (a CI runner may too);
+    Ctrl-C (SIGINT) must still stop the whole system."""
+    up = Up(tmp_path / "data", sigint_ignored=True)
+    try:
+        up.wait_ready()
+    finally:
+        assert up.stop() == 0, "".join(up.output)
+    assert processes_mentioning(str(tmp_path / "data")) == []
