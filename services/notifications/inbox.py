@@ -58,12 +58,20 @@ async def read(
     if event_type:
         query = query.where(t.event_type == event_type)
     async with engine.connect() as conn:
-        rows = (await conn.execute(query.order_by(t.id.desc()).limit(limit))).all()
-        unread = await conn.scalar(
-            select(func.count())
-            .select_from(inbox_items)
-            .where(t.recipient == recipient, t.read_at.is_(None))
-        )
+        # The count first, with the newest item it counted; the items then up to that one.
+        # Each statement reads its own snapshot, so an item arriving between the two would
+        # otherwise be counted unread and missing from the list (or the other way round).
+        newest, unread = (
+            await conn.execute(
+                select(func.max(t.id), func.count().filter(t.read_at.is_(None))).where(
+                    t.recipient == recipient
+                )
+            )
+        ).one()
+        if newest is None:
+            return [], 0
+        query = query.where(t.id <= newest).order_by(t.id.desc()).limit(limit)
+        rows = (await conn.execute(query)).all()
     return [StoredItem(**row._asdict()) for row in rows], int(unread or 0)
 
 
