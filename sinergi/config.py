@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -151,10 +151,9 @@ class Settings(BaseSettings):
         description="Console: its address as browsers reach it, for the sign-in's redirect URI "
         "(none: the address of the request)",
     )
-    needs_nats: bool = Field(
-        default=True,
-        description="Whether this process connects to NATS (`sinergi serve console` does not)",
-    )
+    # Whether this process connects to NATS: a class's, never an environment variable's, so
+    # no setting can lift the production check on NATS credentials (ConsoleSettings: no).
+    needs_nats: ClassVar[bool] = True
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"
     log_json: bool = True
@@ -211,8 +210,7 @@ class Settings(BaseSettings):
         """The console's, from the environment: it reads the services' APIs and has neither a
         database nor a NATS connection, so it is not asked for them (the values set here are
         never used)."""
-        return cls(
-            needs_nats=False,
+        return ConsoleSettings(
             database_url="sqlite+aiosqlite:///:memory:",
             nats_servers=["nats://unused.invalid:4222"],
         )
@@ -225,3 +223,9 @@ class Settings(BaseSettings):
     def retry_delay(self, delivery: int) -> float:
         """Seconds to wait before redelivering a message delivered `delivery` times."""
         return self.retry_delays[min(max(delivery, 1), len(self.retry_delays)) - 1]
+
+
+class ConsoleSettings(Settings):
+    """The web console's: it uses no NATS connection of its own."""
+
+    needs_nats: ClassVar[bool] = False

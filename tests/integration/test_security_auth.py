@@ -27,7 +27,7 @@ from starlette.routing import Route
 import sinergi.auth
 from sinergi.auth import Principal, Role, checked_principal, roles_of
 from sinergi.catalogue import SERVICE_NAMES
-from sinergi.config import Settings
+from sinergi.config import ConsoleSettings, Settings
 from sinergi.issuer import KeyFileVerifier, ensure_key, issue
 from sinergi.natsserver import free_port, wait_for_port
 from tests import tokens
@@ -157,7 +157,9 @@ def test_production_refuses_the_built_in_issuer_and_wants_a_provider_and_nats_cr
     with pytest.raises(ValidationError, match="own NATS credentials"):
         Settings(**base, **provider, nats_user="registry")
     Settings(**base, **provider, nats_user="registry", nats_password="from-the-vault")
-    Settings(**base, **provider, needs_nats=False)  # the console's: it has no NATS connection
+    ConsoleSettings(**base, **provider)  # the console's: it has no NATS connection
+    with pytest.raises(ValidationError, match="own NATS credentials"):  # no setting lifts it
+        Settings(**base, **provider, needs_nats=False)
 
 
 def test_a_token_names_its_role_and_the_scope_the_role_needs() -> None:
