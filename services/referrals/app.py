@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 from opentelemetry.trace import TracerProvider
 from sinergi_contracts import EVENT_TYPES
 
-from services.referrals import api, referral_api, sla, subscribers
+from services.referrals import api, referral_api, report_api, sla, subscribers
 from services.referrals import directory as directories
 from services.referrals.models import metadata, tables
 from sinergi.config import Settings
@@ -16,6 +16,7 @@ from sinergi.service import Runtime, ServiceDefinition, create_service_app
 def routes(runtime: Runtime) -> APIRouter:
     router = api.routes(runtime)
     router.include_router(referral_api.routes(runtime))
+    router.include_router(report_api.routes(runtime))
     return router
 
 

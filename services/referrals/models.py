@@ -38,7 +38,7 @@ timeline_entries = Table(
 Index("ix_timeline_household_seq", timeline_entries.c.household_id, timeline_entries.c.stream_seq)
 # The newest position, for the city-wide "something changed" stream (max() on an index).
 Index("ix_timeline_seq", timeline_entries.c.stream_seq)
-# Entries of one kind, e.g. the stunted children found (reports.stunting).
+# Entries of one kind, e.g. the stunted children found (stunting.stunting).
 Index("ix_timeline_type", timeline_entries.c.type, timeline_entries.c.stream_seq)
 
 # A referral and its current state. `open_slot` is "<household>:<programme>" while the

@@ -1,9 +1,10 @@
-"""HTTP routes of referrals: the directory, the lifecycle, and the coordinator's queries."""
+"""HTTP routes of referrals: the directory, the lifecycle, the referral lists and a
+household's benefits. The reports are in `report_api`."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -15,17 +16,16 @@ from sinergi_contracts.referral import ReferralStatus
 from services.referrals import directory as directories
 from services.referrals import lifecycle, reports, scope
 from services.referrals import referrals as use_cases
-from services.referrals.directory import LADDER_LENGTH, WITA
+from services.referrals.directory import LADDER_LENGTH
 from services.referrals.referrals import Referral
 from sinergi.actors import current_actor
 from sinergi.audit import Purpose, audited, record_reads
-from sinergi.auth import CASE_READERS, CASE_WORKERS, EVERYONE, MANAGERS, Caller, Role, allow
+from sinergi.auth import CASE_READERS, CASE_WORKERS, EVERYONE, Caller, allow
 from sinergi.errors import (
     FieldRejected,
     ProblemDetail,
     ValidationProblem,
     answers,
-    problem,
     unprocessable,
 )
 from sinergi.service import Runtime
@@ -43,7 +43,7 @@ Action = Literal[
 ]  # fmt: skip
 Actor = Annotated[str, Depends(current_actor)]
 
-_HOUSEHOLD = "0c9e5b7a-2d41-4e8f-b3a6-5f1d8c2e9b10"
+EXAMPLE_HOUSEHOLD = "0c9e5b7a-2d41-4e8f-b3a6-5f1d8c2e9b10"
 
 
 class RequestReferral(BaseModel):
@@ -55,7 +55,7 @@ class RequestReferral(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "household_id": _HOUSEHOLD,
+                    "household_id": EXAMPLE_HOUSEHOLD,
                     "programme": "baznas-zakat-produktif",
                     "note": "Kepala keluarga berjualan kue keliling, butuh modal gerobak",
                 }
@@ -138,72 +138,6 @@ class ReferralPage(BaseModel):
     next_after: str | None = Field(description="Kirim sebagai `after` untuk halaman berikutnya")
 
 
-class CohortHouseholdView(BaseModel):
-    household_id: UUID
-    kelurahan_code: str
-    rw: int
-    rt: int
-    poverty_status: str | None = Field(description="Status kemiskinan kini (poverty status now)")
-
-
-class CohortPageView(BaseModel):
-    """Rumah tangga di balik satu angka 100 hari, urut ID (the households behind a figure)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "items": [
-                        {
-                            "household_id": _HOUSEHOLD,
-                            "kelurahan_code": "64.74.01.1003",
-                            "rw": 3,
-                            "rt": 12,
-                            "poverty_status": "miskin_ekstrem",
-                        }
-                    ],
-                    "next_after": None,
-                }
-            ]
-        }
-    )
-
-    items: list[CohortHouseholdView]
-    next_after: str | None = Field(description="Kirim sebagai `after` untuk halaman berikutnya")
-
-
-class StuntedChildView(BaseModel):
-    member_id: UUID
-    household_id: UUID
-    kelurahan_code: str
-    referred: bool = Field(description="Dirujuk: rujukan yang masih berlaku menyebut anak ini")
-
-
-class StuntedPageView(BaseModel):
-    """Anak stunting di balik angka dasbor, urut ID anggota (the children behind a figure)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "items": [
-                        {
-                            "member_id": "5b2f0c1e-8a7d-4c39-9e61-3d4a2b1c0f77",
-                            "household_id": _HOUSEHOLD,
-                            "kelurahan_code": "64.74.01.1003",
-                            "referred": True,
-                        }
-                    ],
-                    "next_after": None,
-                }
-            ]
-        }
-    )
-
-    items: list[StuntedChildView]
-    next_after: str | None = Field(description="Kirim sebagai `after` untuk halaman berikutnya")
-
-
 def _expected(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
@@ -223,7 +157,6 @@ def _tagged(response: Response, referral: Referral) -> None:
 
 
 # The days a report may ask for: the platform's data, not the calendar's ends.
-EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
 def routes(runtime: Runtime) -> APIRouter:
@@ -398,171 +331,5 @@ def routes(runtime: Runtime) -> APIRouter:
             now=use_cases.now(),
         )
         return reports.benefits(found)
-
-    @router.get(
-        "/reports/handoff-latency",
-        dependencies=allow(*MANAGERS),
-        tags=["laporan (reports)"],
-        summary="Lama serah-terima per instansi (handoff latency per agency), jam",
-    )
-    async def latency() -> list[dict[str, Any]]:
-        return [asdict(x) for x in await reports.handoff_latency(engine)]
-
-    @router.get(
-        "/reports/hundred-days",
-        dependencies=allow(*MANAGERS),
-        tags=["laporan (reports)"],
-        summary="100 hari: rumah tangga miskin ekstrem terverifikasi, hari ke-0, kini, lulus",
-    )
-    async def hundred_days() -> list[dict[str, Any]]:
-        return [asdict(x) for x in await reports.hundred_days(engine, directory, use_cases.now())]
-
-    @router.get(
-        "/reports/hundred-days/households",
-        dependencies=allow(*MANAGERS),
-        tags=["laporan (reports)"],
-        summary="100 hari: rumah tangga di balik angka (the households behind a figure)",
-        description="The verified households one figure of `/reports/hundred-days` counts for "
-        "a priority kelurahan or `kota`: `at_start` (extreme poor at day 0), `now` (extreme "
-        "poor now), `graduated`; classified as the figures are, ordered by household id. A "
-        "kelurahan lists its own, a kecamatan its kelurahan's (another's: 403), an agency the "
-        "households it serves; `kota` is the caller's share of the city.",
-    )
-    async def hundred_days_households(
-        principal: Caller,
-        request: Request,
-        kelurahan: Annotated[
-            str, Query(max_length=16, description="Kode kelurahan prioritas, atau `kota`")
-        ],
-        cohort: Annotated[
-            reports.Cohort,
-            Query(description="at_start: hari ke-0; now: kini; graduated: lulus"),
-        ],
-        purpose: Purpose = None,
-        after: UUID | None = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    ) -> CohortPageView:
-        if kelurahan != "kota":
-            if kelurahan not in directory.hundred_days_kelurahan:
-                raise unprocessable(
-                    FieldRejected(
-                        field="kelurahan", rule="hundred_days",
-                        pesan="bukan kelurahan prioritas 100 hari; kodenya, atau `kota`",
-                        message="not a priority kelurahan of the 100 days; its code, or `kota`",
-                    )
-                )  # fmt: skip
-            scope.check_kelurahan(principal, kelurahan)
-        page = await reports.cohort_households(
-            engine, directory, kelurahan, cohort,
-            after=None if after is None else str(after), limit=limit,
-            within=scope.visible_households(principal),
-        )  # fmt: skip
-        # The list names households: each one shown is recorded (the read itself, if none).
-        shown: list[str | None] = [h.household_id for h in page.items] or [None]
-        await record_reads(engine, reads, request, principal, "hundred-days", shown, purpose)
-        return CohortPageView(
-            items=[CohortHouseholdView(**asdict(h)) for h in page.items],
-            next_after=page.next_after,
-        )
-
-    @router.get(
-        "/reports/stunting/children",
-        dependencies=allow(*MANAGERS),
-        tags=["laporan (reports)"],
-        summary="Anak stunting di balik angka (the stunted children behind the figures)",
-        description="The children the dashboard's `stunting` counts: `referred=true` those "
-        "referred, `false` those not, absent every child found; a merged child once, as the "
-        "record kept; ordered by member id. Health data: a kelurahan (its own) and health "
-        "agencies (the households they serve) only; others get 403.",
-    )
-    async def stunted_children(
-        principal: Caller,
-        request: Request,
-        referred: bool | None = None,
-        purpose: Purpose = None,
-        after: UUID | None = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    ) -> StuntedPageView:
-        if not scope.sees_health(principal, directory):
-            raise problem(
-                403,
-                "anak stunting adalah data kesehatan: hanya untuk kelurahan dan instansi "
-                "kesehatan (stunted children are health data: for the kelurahan and health "
-                "agencies only)",
-            )
-        page = await reports.stunted_children_page(
-            engine, referred=referred, after=None if after is None else str(after), limit=limit,
-            within=scope.visible_households(principal),
-        )  # fmt: skip
-        # The list names households: each one shown is recorded (the read itself, if none).
-        shown: list[str | None] = [c.household_id for c in page.items] or [None]
-        await record_reads(engine, reads, request, principal, "stunting", shown, purpose)
-        return StuntedPageView(
-            items=[StuntedChildView(**asdict(c)) for c in page.items], next_after=page.next_after
-        )
-
-    @router.get(
-        "/reports/contributions",
-        dependencies=allow(Role.COORDINATOR, Role.KECAMATAN, Role.KELURAHAN),
-        tags=["laporan (reports)"],
-        summary="Kontribusi per RT dan per kader (for the city's incentive payments)",
-        description="Between `from` and `to` (dates, WITA, `to` included): per RT, households "
-        "registered and verified, visits and child measurements of its households; per person "
-        "who recorded them (as the events' `recorded_by`), visits and measurements. A "
-        "kelurahan sees its own RTs, a kecamatan its kelurahan's.",
-    )
-    async def contribution_report(
-        principal: Caller,
-        start: Annotated[date, Query(alias="from")],
-        end: Annotated[date, Query(alias="to")],
-    ) -> dict[str, Any]:
-        for field, day in (("from", start), ("to", end)):
-            if not EARLIEST <= day <= LATEST:
-                raise unprocessable(
-                    FieldRejected(
-                        field=field, rule="range", pesan=f"antara {EARLIEST} dan {LATEST}",
-                        message=f"between {EARLIEST} and {LATEST}",
-                    )
-                )  # fmt: skip
-        if end < start:
-            raise unprocessable(
-                FieldRejected(
-                    field="to", rule="after_from", pesan="harus sama atau sesudah `from`",
-                    message="must be on or after `from`",
-                )
-            )  # fmt: skip
-        prefix = (
-            principal.kelurahan or ""
-            if principal.role is Role.KELURAHAN
-            else f"{principal.kecamatan}."
-            if principal.role is Role.KECAMATAN
-            else ""
-        )
-        # As UTC: SQLite compares the stored UTC text, not the zone of a bound value.
-        since = datetime.combine(start, time(), WITA).astimezone(UTC)
-        until = datetime.combine(end + timedelta(days=1), time(), WITA).astimezone(UTC)
-        rts, people = await reports.contributions(engine, since, until, kelurahan_prefix=prefix)
-        return {
-            "from": start,
-            "to": end,
-            "per_rt": [asdict(x) for x in rts],
-            "per_person": [asdict(x) for x in people],
-        }
-
-    dashboards = reports.DashboardCache(
-        engine, directory, (settings.database_url, settings.database_schema)
-    )
-
-    @router.get(
-        "/reports/dashboard",
-        dependencies=allow(*MANAGERS, Role.AUDITOR),  # aggregates: no personal data
-        tags=["laporan (reports)"],
-        summary="Dasbor 100 hari dalam satu bacaan (the 100-day dashboard in one read)",
-        description="The hundred-days figures, their burndown (point 0 = the start, then the "
-        "end of each day, the last point now), the referral funnel and overdue referrals by "
-        "escalation level per agency, handoff latency, and stunted children found and referred.",
-    )
-    async def dashboard() -> dict[str, Any]:
-        return await dashboards.read(use_cases.now())
 
     return router

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.referrals.reports import Standing, standing
+from services.referrals.hundred_days import Standing, standing
 
 START = datetime(2026, 11, 1, 16, 0, tzinfo=UTC)  # 2 November 2026, midnight WITA
 BEFORE, AFTER = START - timedelta(days=3), START + timedelta(days=3)
